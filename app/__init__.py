@@ -1,0 +1,36 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app import config
+from app.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(config.ROOT / "templates"),
+        static_folder=str(config.ROOT / "static"),
+    )
+    app.config.update(config.load(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from app import database, security, web
+    from app.cli import register_cli
+
+    database.init_app(app)
+    security.init_app(app)
+    web.init_app(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,109 @@
+"""Passwords, login with lockout, and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from app import clock
+from app.errors import DomainError, ValidationFailed
+from app.extensions import db
+from app.models import ApiToken, User
+
+_hasher = PasswordHasher()
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+# Verified against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0A!")
+
+
+class LoginRefused(DomainError):
+    status = 401
+
+
+def password_problems(password: str) -> list[str]:
+    """The password policy: at least 10 characters from at least three of four classes."""
+    problems = []
+    if len(password) < 10:
+        problems.append("密码长度至少 10 位")
+    classes = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
+    if classes < 3:
+        problems.append("密码需包含大写字母、小写字母、数字、符号中的至少三类")
+    return problems
+
+
+def hash_password(password: str) -> str:
+    problems = password_problems(password)
+    if problems:
+        raise ValidationFailed("；".join(problems), {"password": problems})
+    return _hasher.hash(password)
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = clock.now()
+
+
+def authenticate(username: str, password: str) -> User:
+    """Check credentials; 5 failures lock the account for 15 minutes. Raises LoginRefused."""
+    user = db.session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    now = clock.now()
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        raise LoginRefused("用户名或密码错误")
+    if user.locked_until and user.locked_until > now:
+        minutes = int((user.locked_until - now).total_seconds() // 60) + 1
+        raise LoginRefused(f"登录失败次数过多，账号已锁定，请 {minutes} 分钟后再试")
+    if not user.active:
+        raise LoginRefused("账号已停用，请联系管理员")
+    if not _verify(user.password_hash, password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
+            user.failed_logins = 0
+            raise LoginRefused(f"连续 {MAX_FAILURES} 次登录失败，账号已锁定 {LOCK_MINUTES} 分钟")
+        raise LoginRefused("用户名或密码错误")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, hours: int = 12) -> str:
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=clock.now() + dt.timedelta(hours=hours))
+    )
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.expires_at < clock.now() or not row.user.active:
+        return None
+    return row.user

@@ -1,0 +1,352 @@
+"""Cases: start a process, work on its user tasks, deliver messages, fire timers.
+
+The protocol for acting on a task is ``ctx = begin_task(task_id, user)`` (locks the case,
+checks the task is open and the user may act) → the caller writes its domain rows →
+``finish_task(ctx, data, ...)`` (runs the engine, mirrors READY user tasks into
+``human_task``, registers timers, appends history, bumps the case version).
+Callers never commit; the request edge (or CLI command) does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import clock, engine
+from app.errors import Conflict, DomainError, Forbidden, NotFound
+from app.extensions import db
+from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
+
+_DURATION = re.compile(r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?$")
+
+
+def parse_duration(value: str | None) -> dt.timedelta | None:
+    """ISO-8601 durations as used in task properties (PnW, PnD, PTnH, PTnM)."""
+    if not value:
+        return None
+    match = _DURATION.match(value.strip().upper())
+    if not match or not any(match.groupdict().values()):
+        return None
+    parts = {k: int(v or 0) for k, v in match.groupdict().items()}
+    return dt.timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"])
+
+
+def process_of(definition: ProcessDefinition) -> engine.ParsedProcess:
+    return engine.cached_process(definition.id, definition.key, definition.bpmn_xml)
+
+
+def _load_instance(case: Case) -> engine.Instance:
+    parsed = engine._spec_cache.get((case.definition_id, case.process_key))
+    if parsed is None:
+        parsed = process_of(case.definition)
+    try:
+        return engine.Instance.load(parsed, case.state, case.serializer_version)
+    except engine.EngineError as exc:
+        raise DomainError(f"案件 {case.id} 的流程状态无法恢复: {exc}") from exc
+
+
+def latest_definition(process_key: str) -> ProcessDefinition:
+    definition = db.session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.key == process_key, ProcessDefinition.is_latest.is_(True))
+    )
+    if definition is None:
+        raise NotFound(f"流程 {process_key} 尚未部署")
+    return definition
+
+
+def record(
+    case: Case,
+    action: str,
+    *,
+    user: User | None = None,
+    task: HumanTask | None = None,
+    step: str | None = None,
+    comment: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            task_id=task.id if task else None,
+            user_id=user.id if user else None,
+            action=action,
+            step=step or (task.name if task else None),
+            comment=comment,
+            data=data,
+            created_at=clock.now(),
+        )
+    )
+
+
+def start_case(
+    process_key: str,
+    *,
+    unit_id: int,
+    title: str,
+    started_by: User | None,
+    data: dict[str, Any] | None = None,
+    cycle_id: int | None = None,
+    group_id: int | None = None,
+    subject: tuple[str, int] | None = None,
+    parent_case_id: int | None = None,
+) -> Case:
+    definition = latest_definition(process_key)
+    try:
+        instance = engine.Instance.start(process_of(definition), data or {})
+    except engine.EngineError as exc:
+        raise DomainError(f"流程启动失败: {exc}") from exc
+    case = Case(
+        definition_id=definition.id,
+        process_key=process_key,
+        title=title,
+        unit_id=unit_id,
+        cycle_id=cycle_id,
+        group_id=group_id,
+        subject_type=subject[0] if subject else None,
+        subject_id=subject[1] if subject else None,
+        parent_case_id=parent_case_id,
+        state="{}",
+        serializer_version=engine.SERIALIZER_VERSION,
+        started_by_id=started_by.id if started_by else None,
+        started_at=clock.now(),
+    )
+    db.session.add(case)
+    db.session.flush()
+    record(case, "start", user=started_by, step=definition.name)
+    _sync(case, instance, open_tasks=[])
+    return case
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def may_work_on(user: User, task: HumanTask) -> bool:
+    """Whether ``user`` is a candidate for ``task`` (its assignee, or holds its role in scope)."""
+    if task.assignee_id is not None:
+        return task.assignee_id == user.id
+    return bool(
+        db.session.scalar(
+            select(
+                exists()
+                .where(RoleAssignment.user_id == user.id, RoleAssignment.role == task.role)
+                .where(UnitClosure.ancestor_id == RoleAssignment.unit_id)
+                .where(UnitClosure.descendant_id == task.unit_id)
+            )
+        )
+    )
+
+
+@dataclass
+class TaskContext:
+    case: Case
+    task: HumanTask
+    user: User
+    open_tasks: list[HumanTask]
+    _instance: engine.Instance | None = None
+
+    @property
+    def instance(self) -> engine.Instance:
+        if self._instance is None:
+            self._instance = _load_instance(self.case)
+        return self._instance
+
+
+def lock_case(case_id: int) -> Case:
+    case = db.session.scalar(
+        select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if case is None:
+        raise NotFound("案件不存在")
+    return case
+
+
+def begin_task(task_id: int, user: User) -> TaskContext:
+    """Lock the task's case and check that ``user`` may complete the open task ``task_id``."""
+    case = db.session.scalar(
+        select(Case)
+        .where(Case.id == select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if case is None:
+        raise NotFound("任务不存在")
+    rows = db.session.scalars(
+        select(HumanTask)
+        .where(HumanTask.case_id == case.id, (HumanTask.status == "open") | (HumanTask.id == task_id))
+        .execution_options(populate_existing=True)
+    ).all()
+    task = next((t for t in rows if t.id == task_id), None)
+    if task is None:
+        raise NotFound("任务不存在")
+    if not may_work_on(user, task):
+        raise Forbidden("您无权办理此任务")
+    if task.status != "open":
+        raise Conflict("该任务已办理，请刷新待办列表")
+    return TaskContext(case=case, task=task, user=user, open_tasks=[t for t in rows if t.status == "open"])
+
+
+def finish_task(
+    ctx: TaskContext,
+    data: dict[str, Any],
+    *,
+    outcome: str,
+    comment: str | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> Case:
+    """Complete the locked task in the engine with ``data`` and persist everything."""
+    try:
+        ctx.instance.complete(ctx.task.spiff_task_id, data)
+    except engine.EngineError as exc:
+        raise Conflict(f"任务状态已变化: {exc}") from exc
+    now = clock.now()
+    ctx.task.status = "completed"
+    ctx.task.completed_at = now
+    ctx.task.completed_by_id = ctx.user.id
+    ctx.task.outcome = outcome
+    record(ctx.case, outcome, user=ctx.user, task=ctx.task, comment=comment, data=event_data)
+    _sync(ctx.case, ctx.instance, open_tasks=[t for t in ctx.open_tasks if t.id != ctx.task.id])
+    return ctx.case
+
+
+def send_message(
+    case_id: int,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    user: User | None,
+    comment: str | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> Case:
+    case = lock_case(case_id)
+    instance = _load_instance(case)
+    if name not in instance.waiting_messages():
+        raise Conflict("案件当前不接受该操作")
+    instance.send_message(name, payload)
+    record(case, f"message:{name}", user=user, comment=comment, data=event_data)
+    _sync(case, instance)
+    return case
+
+
+def case_waits_for(case: Case, message: str) -> bool:
+    return message in _load_instance(case).waiting_messages()
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | None = None) -> None:
+    """Mirror READY user tasks and waiting timers; store the state; bump the version."""
+    now = clock.now()
+    if open_tasks is None:
+        open_tasks = list(
+            db.session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open"))
+        )
+    ready = instance.ready_user_tasks()
+    ready_ids = {t.id for t in ready}
+    known = {t.spiff_task_id for t in open_tasks}
+    for stale in open_tasks:
+        if stale.spiff_task_id not in ready_ids:
+            stale.status = "cancelled"
+            stale.completed_at = now
+    new_rows = []
+    for view in ready:
+        if view.id in known:
+            continue
+        if not view.lane:
+            raise DomainError(f"流程步骤 {view.name} 没有泳道(角色)，无法分派")
+        due = parse_duration(view.properties.get("due"))
+        new_rows.append(
+            HumanTask(
+                case_id=case.id,
+                spiff_task_id=view.id,
+                step=view.step,
+                name=view.name,
+                role=view.lane,
+                unit_id=case.unit_id,
+                form_key=view.properties.get("form"),
+                created_at=now,
+                due_at=now + due if due else None,
+            )
+        )
+    db.session.add_all(new_rows)
+    _sync_timers(case, instance)
+    case.state = instance.dumps()
+    case.serializer_version = engine.SERIALIZER_VERSION
+    case.current_step = "、".join(v.name for v in ready)[:200] or None
+    if instance.completed and case.status == "running":
+        case.status = "completed"
+        case.completed_at = now
+        record(case, "end", step="流程结束")
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict("案件已被他人更新，请刷新后重试") from exc
+
+
+def _sync_timers(case: Case, instance: engine.Instance) -> None:
+    waiting = {t.id: t for t in instance.waiting_timers()}
+    pending: list[Timer] = []
+    if waiting or case.has_pending_timers:
+        pending = list(db.session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "pending")))
+    case.has_pending_timers = bool(waiting)
+    for timer in pending:
+        if timer.spiff_task_id not in waiting:
+            timer.status = "cancelled"
+        else:
+            timer.due_at = waiting.pop(timer.spiff_task_id).due_at
+    for view in waiting.values():
+        db.session.add(Timer(case_id=case.id, spiff_task_id=view.id, step=view.step, due_at=view.due_at))
+
+
+def fire_due_timers(limit: int = 100) -> int:
+    """Fire every pending timer whose due time has passed on the application clock.
+
+    Each timer's row is locked with SKIP LOCKED on PostgreSQL so several workers can run.
+    The caller commits; returns the number of timers fired.
+    """
+    fired = 0
+    candidates = db.session.scalars(
+        select(Timer)
+        .where(Timer.status == "pending", Timer.due_at <= clock.now())
+        .order_by(Timer.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for timer in candidates:
+        case = lock_case(timer.case_id)
+        instance = _load_instance(case)
+        timer.status = "fired"
+        timer.fired_at = clock.now()
+        try:
+            instance.fire_timer(timer.spiff_task_id)
+        except engine.EngineError:
+            timer.status = "cancelled"
+            continue
+        record(case, "timer", step=timer.step, comment="定时事件触发")
+        _sync(case, instance)
+        fired += 1
+    return fired
+
+
+def cancel_case(case_id: int, user: User, reason: str) -> Case:
+    case = lock_case(case_id)
+    if case.status != "running":
+        raise Conflict("案件已结束")
+    now = clock.now()
+    db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.case_id == case.id, HumanTask.status == "open")
+        .values(status="cancelled", completed_at=now)
+    )
+    db.session.execute(
+        update(Timer).where(Timer.case_id == case.id, Timer.status == "pending").values(status="cancelled")
+    )
+    case.status = "cancelled"
+    case.completed_at = now
+    record(case, "cancel", user=user, comment=reason)
+    return case

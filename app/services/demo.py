@@ -1,0 +1,5 @@
+"""Demo data (placeholder)."""
+
+
+def seed() -> bool:
+    return False

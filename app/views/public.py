@@ -1,0 +1,5 @@
+"""Placeholder; filled in by the public blueprint work."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)

@@ -1,0 +1,49 @@
+"""Blueprint registration, error pages, template helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from app import clock
+from app.models.user import ROLES
+
+
+def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    local = clock.to_local(value)
+    return local.strftime(fmt) if local else ""
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(exc: HTTPException) -> Any:
+    if _wants_json():
+        body = {"error": {"code": exc.code, "message": exc.description}}
+        return jsonify(body), exc.code
+    return render_template("error.html", error=exc), exc.code
+
+
+def init_app(app: Flask) -> None:
+    from app.views import admin, api, auth, inbox, public
+
+    for module in (auth, inbox, admin, api, public):
+        app.register_blueprint(module.bp)
+
+    app.register_error_handler(HTTPException, _http_error)
+    app.jinja_env.filters["dt"] = _fmt_dt
+    app.jinja_env.globals["ROLES"] = ROLES
+    app.jinja_env.globals["now"] = clock.now
+
+    @app.context_processor
+    def nav_counts() -> dict[str, Any]:
+        if not current_user.is_authenticated or request.path.startswith(("/api/", "/static/")):
+            return {}
+        from app.services import inbox as inbox_service
+
+        return {"nav_counts": inbox_service.counts(current_user)}
