@@ -57,12 +57,15 @@ def run_timers(once: bool, interval: float) -> None:
 
     while True:
         total = 0
-        while True:
-            fired = cases.fire_due_timers(limit=50)
-            db.session.commit()
-            total += fired
-            if fired < 50:
-                break
+        for timer_id, case_id in cases.due_timers(limit=500):
+            try:
+                fired = cases.fire_timer(timer_id, case_id)
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                click.echo(f"timer {timer_id} of case {case_id} failed: {exc.message}", err=True)
+                continue
+            total += int(fired)
         if once:
             click.echo(f"fired {total} timer(s)")
             return

@@ -48,8 +48,9 @@ from app import clock
 
 SERIALIZER_VERSION = "spiff-3.2.0/1.5-nospec"
 # A loop that went round this often is a modelling error or abuse; SpiffWorkflow's task tree
-# never shrinks and its iterators stop at depth 1000, so refuse well before that.
-MAX_TASKS_PER_INSTANCE = 2500
+# never shrinks and its iterators stop at depth 1000 (a task count bounds the depth), so refuse
+# well before that — about 300 rework rounds of the assessment.
+MAX_TASKS_PER_INSTANCE = 900
 
 
 class EngineError(Exception):
@@ -97,7 +98,19 @@ _SAFE_BUILTINS: dict[str, Any] = {
         "ValueError",
     )
 }
-_FORBIDDEN_NODES = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.AsyncFunctionDef, ast.Await, ast.ClassDef)
+# Scripts are small data manipulations: no definitions (functions, lambdas, generators, classes),
+# no imports, and attribute access only to a whitelist of plain data methods — that closes the
+# frame/code/format-string routes out of the sandbox (gi_frame, f_back, str.format, ...).
+_FORBIDDEN_NODES = (
+    ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+    ast.ClassDef, ast.Yield, ast.YieldFrom, ast.Await, ast.With, ast.AsyncWith, ast.Try,
+    ast.Raise, ast.Delete, ast.AsyncFor, ast.NamedExpr,
+)
+_ALLOWED_ATTRIBUTES = frozenset({
+    "get", "keys", "values", "items", "append", "extend", "insert", "pop", "copy", "update", "setdefault",
+    "count", "index", "lower", "upper", "strip", "lstrip", "rstrip", "split", "join", "replace",
+    "startswith", "endswith", "isdigit", "quantize",
+})
 
 
 def _iso(value: dt.datetime) -> str:
@@ -139,7 +152,7 @@ def _compile(source: str, mode: str) -> Any:
     for node in ast.walk(tree):
         if isinstance(node, _FORBIDDEN_NODES):
             raise ScriptNotAllowed(f"脚本中不允许使用 {type(node).__name__}")
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        if isinstance(node, ast.Attribute) and node.attr not in _ALLOWED_ATTRIBUTES:
             raise ScriptNotAllowed(f"脚本中不允许访问属性 {node.attr}")
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise ScriptNotAllowed(f"脚本中不允许使用名称 {node.id}")
@@ -343,7 +356,7 @@ class Instance:
         start_tasks = workflow.get_tasks(state=TaskState.READY)
         for task in start_tasks:
             task.data.update(data or {})
-        instance._advance()
+        instance._run(lambda: None)
         return instance
 
     @classmethod
@@ -436,6 +449,10 @@ class Instance:
         event = BpmnEvent(SpiffMessageEvent(name), payload or {})
         self._run(lambda: self.workflow.send_event(event))
 
+    def refresh_timers(self) -> None:
+        """Fire any timer already due on the application clock (before acting on a message)."""
+        self._run(lambda: None)
+
     def fire_timer(self, task_id: str) -> None:
         task = self._task(task_id)
         if task.state != TaskState.WAITING:
@@ -461,6 +478,8 @@ class Instance:
             raise
         except SpiffWorkflowException as exc:
             raise EngineError(str(exc)) from exc
+        except (ArithmeticError, LookupError, TypeError, ValueError, NameError) as exc:
+            raise EngineError(f"脚本执行错误: {exc}") from exc
         if len(self.workflow.tasks) > MAX_TASKS_PER_INSTANCE:
             raise EngineError("流程循环次数过多，请联系绩效办重新发起")
 

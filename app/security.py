@@ -35,6 +35,8 @@ def _idle_timeout() -> Response | None:
         if now - last > idle:
             logout_user()
             session.clear()
+            if request.path.startswith("/api/"):
+                return None  # the API answers 401 itself
             flash("长时间未操作，已自动退出，请重新登录", "info")
             return redirect(url_for("auth.login", next=request.full_path))
         if now - last > 30:  # avoid rewriting the cookie on every request

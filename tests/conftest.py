@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -89,6 +90,19 @@ def _clean(app: Flask) -> Iterator[None]:
     clock.reset()
 
 
+class IsolatedClient(FlaskClient):
+    """Runs every request in its own app context, as in production.
+
+    ``_clean`` keeps one app context open for the whole test (so tests can use ``db.session``);
+    without this, ``g`` (Flask-Login's cached user, Flask-WTF's CSRF token) and the request's
+    session would leak from one request into the next and into the test.
+    """
+
+    def open(self, *args, **kwargs):  # type: ignore[override]
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
-def client(app: Flask):
-    return app.test_client()
+def client(app: Flask) -> FlaskClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)

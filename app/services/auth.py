@@ -107,3 +107,12 @@ def user_for_token(token: str) -> User | None:
     if row is None or row.expires_at < clock.now() or not row.user.active:
         return None
     return row.user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """The user changes their own password; the current one must be given."""
+    if not _verify(user.password_hash, current):
+        raise ValidationFailed("当前密码不正确", {"current": ["当前密码不正确"]})
+    if current == new:
+        raise ValidationFailed("新密码不能与当前密码相同", {"new": ["新密码不能与当前密码相同"]})
+    set_password(user, new)

@@ -224,6 +224,7 @@ def send_message(
 ) -> Case:
     case = lock_case(case_id)
     instance = _load_instance(case)
+    instance.refresh_timers()  # a window that closed on the clock closes now, not at the worker's next run
     if name not in instance.waiting_messages():
         raise Conflict("案件当前不接受该操作")
     instance.send_message(name, payload)
@@ -233,7 +234,9 @@ def send_message(
 
 
 def case_waits_for(case: Case, message: str) -> bool:
-    return message in _load_instance(case).waiting_messages()
+    instance = _load_instance(case)
+    instance.refresh_timers()
+    return message in instance.waiting_messages()
 
 
 # --------------------------------------------------------------------------- persistence
@@ -260,6 +263,10 @@ def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | N
         if not view.lane:
             raise DomainError(f"流程步骤 {view.name} 没有泳道(角色)，无法分派")
         due = parse_duration(view.properties.get("due"))
+        assignee_var = view.properties.get("assignee")
+        assignee = instance.task_data(view.id).get(assignee_var) if assignee_var else None
+        if assignee_var and not isinstance(assignee, int):
+            raise DomainError(f"流程步骤 {view.name} 的办理人变量 {assignee_var} 未设置")
         new_rows.append(
             HumanTask(
                 case_id=case.id,
@@ -268,6 +275,7 @@ def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | N
                 name=view.name,
                 role=view.lane,
                 unit_id=case.unit_id,
+                assignee_id=assignee,
                 form_key=view.properties.get("form"),
                 created_at=now,
                 due_at=now + due if due else None,
@@ -303,34 +311,48 @@ def _sync_timers(case: Case, instance: engine.Instance) -> None:
         db.session.add(Timer(case_id=case.id, spiff_task_id=view.id, step=view.step, due_at=view.due_at))
 
 
-def fire_due_timers(limit: int = 100) -> int:
-    """Fire every pending timer whose due time has passed on the application clock.
-
-    Each timer's row is locked with SKIP LOCKED on PostgreSQL so several workers can run.
-    The caller commits; returns the number of timers fired.
-    """
-    fired = 0
-    candidates = db.session.scalars(
-        select(Timer)
+def due_timers(limit: int = 100) -> list[tuple[int, int]]:
+    """(timer id, case id) of pending timers due on the application clock, oldest first."""
+    rows = db.session.execute(
+        select(Timer.id, Timer.case_id)
         .where(Timer.status == "pending", Timer.due_at <= clock.now())
-        .order_by(Timer.due_at)
+        .order_by(Timer.due_at, Timer.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     ).all()
-    for timer in candidates:
-        case = lock_case(timer.case_id)
-        instance = _load_instance(case)
-        timer.status = "fired"
-        timer.fired_at = clock.now()
-        try:
-            instance.fire_timer(timer.spiff_task_id)
-        except engine.EngineError:
-            timer.status = "cancelled"
-            continue
-        record(case, "timer", step=timer.step, comment="定时事件触发")
-        _sync(case, instance)
-        fired += 1
-    return fired
+    return [(timer_id, case_id) for timer_id, case_id in rows]
+
+
+def fire_timer(timer_id: int, case_id: int) -> bool:
+    """Fire one due timer. Locks the case first (the same order as task completion, so no
+    deadlock), skipping a case another worker or request holds; returns whether it fired.
+    The caller commits."""
+    case = db.session.scalar(
+        select(Case).where(Case.id == case_id).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if case is None:
+        return False
+    timer = db.session.scalar(
+        select(Timer).where(Timer.id == timer_id).execution_options(populate_existing=True)
+    )
+    if timer is None or timer.status != "pending" or timer.due_at > clock.now():
+        return False
+    instance = _load_instance(case)
+    timer.fired_at = clock.now()
+    try:
+        instance.fire_timer(timer.spiff_task_id)
+    except engine.EngineError:
+        timer.status = "cancelled"
+        return False
+    timer.status = "fired"
+    record(case, "timer", step=timer.step, comment="定时事件触发")
+    _sync(case, instance)
+    return True
+
+
+def fire_due_timers(limit: int = 100) -> int:
+    """Fire every due timer in one transaction (tests, scenario runs). The caller commits."""
+    return sum(fire_timer(timer_id, case_id) for timer_id, case_id in due_timers(limit))
 
 
 def cancel_case(case_id: int, user: User, reason: str) -> Case:

@@ -193,3 +193,102 @@ def holders(role: str, unit_id: int) -> list[User]:
             .distinct()
         )
     )
+
+
+# --- administration helpers (used by the admin blueprint) -----------------------------------
+
+
+def update_unit(unit: Unit, *, name: str, kind: str, group: Group | None, staff_count: int) -> None:
+    name = name.strip()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["请填写单位名称"]
+    if kind not in UNIT_KINDS:
+        errors["kind"] = ["单位类型无效"]
+    if staff_count < 0:
+        errors["staff_count"] = ["编制人数不能为负"]
+    if errors:
+        raise ValidationFailed("单位信息有误", errors)
+    unit.name = name
+    unit.kind = kind
+    unit.group_id = group.id if group else None
+    unit.staff_count = staff_count
+    db.session.flush()
+
+
+def rename_group(group: Group, name: str) -> None:
+    if not name.strip():
+        raise ValidationFailed("分类名称不能为空", {"name": ["必填"]})
+    group.name = name.strip()
+    db.session.flush()
+
+
+def unit_tree() -> list[tuple[Unit, int]]:
+    """Every unit in depth-first order (children by code) with its depth below its root."""
+    units = list(db.session.scalars(select(Unit).order_by(Unit.code)))
+    children: dict[int | None, list[Unit]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit)
+    out: list[tuple[Unit, int]] = []
+    seen: set[int] = set()
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for child in children.get(parent_id, []):
+            if child.id in seen:
+                continue
+            seen.add(child.id)
+            out.append((child, depth))
+            walk(child.id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def _check_department(unit: Unit | None, department: Department | None) -> None:
+    if department is not None and (unit is None or department.unit_id != unit.id):
+        raise ValidationFailed("科室不属于所选单位", {"department_id": ["科室不属于所选单位"]})
+
+
+def update_user(
+    user: User,
+    *,
+    display_name: str,
+    unit: Unit | None,
+    department: Department | None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> None:
+    if not display_name.strip():
+        raise ValidationFailed("姓名不能为空", {"display_name": ["必填"]})
+    _check_department(unit, department)
+    user.display_name = display_name.strip()
+    user.unit_id = unit.id if unit else None
+    user.department_id = department.id if department else None
+    user.email = (email or "").strip() or None
+    user.phone = (phone or "").strip() or None
+    db.session.flush()
+
+
+def set_user_active(user: User, active: bool, *, actor: User | None = None) -> None:
+    if not active and actor is not None and actor.id == user.id:
+        raise ValidationFailed("不能停用自己的账号")
+    from app.models import ApiToken
+
+    user.active = active
+    if not active:
+        db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    db.session.flush()
+
+
+def reset_password(user: User, password: str) -> None:
+    """Administrator sets a new password; also clears any lockout."""
+    auth.set_password(user, password)
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.flush()
+
+
+def unlock_user(user: User) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.flush()

@@ -1,5 +1,288 @@
-"""Placeholder; filled in by the api blueprint work."""
+"""JSON API v1: tokens, the to-do list, task details/completion, case summary and history.
 
-from flask import Blueprint
+Authentication is the session cookie (browser clients) or ``Authorization: Bearer <token>``
+(issued by ``POST /api/v1/auth/token``). The blueprint is exempt from the global CSRF check;
+instead, mutating requests authenticated by the session cookie must carry ``X-CSRFToken``
+(see ``GET /api/v1/auth/csrf``), while bearer-token requests need none.
+Every error has the body ``{"error": {"code": int, "message": str, "fields"?: {...}}}``.
+"""
 
-bp = Blueprint("api", __name__)
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, session
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
+
+from app import clock
+from app.errors import DomainError, NotFound, ValidationFailed
+from app.extensions import csrf, db
+from app.models import ApiToken, Case, CaseEvent, HumanTask, User
+from app.services import access, auth, cases, inbox, steps
+from app.services.steps import FieldSpec
+from app.views import api_schema as schema
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+MAX_PER_PAGE = 100
+_PUBLIC_ENDPOINTS = {"api.issue_token"}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+# --------------------------------------------------------------------------- errors and helpers
+
+
+def error_response(code: int, message: str, fields: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = code
+    if code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+class BadRequest(DomainError):
+    """A malformed request (unparseable JSON, wrong shape, bad query parameter)."""
+
+    status = 400
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> Response:
+    db.session.rollback()
+    fields = exc.fields if isinstance(exc, ValidationFailed) else None
+    return error_response(exc.status, exc.message, fields)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    db.session.rollback()
+    if isinstance(exc, CSRFError):
+        return error_response(400, f"CSRF 校验失败，请在请求头 X-CSRFToken 中提供有效令牌（{exc.description}）")
+    return error_response(exc.code or 500, exc.description or exc.name)
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else None
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint in _PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return error_response(401, "未登录或访问令牌无效/已过期")
+    token = _bearer_token()
+    if token is not None:
+        # Flask-Login prefers the session user; when both are present the token must agree,
+        # otherwise a stale header could smuggle a session request past the CSRF check.
+        if "_user_id" in session:
+            token_user = auth.user_for_token(token)
+            if token_user is None or token_user.id != current_user.id:
+                return error_response(401, "访问令牌无效或已过期")
+        return None
+    if request.method not in _SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()  # raises CSRFError (400) when X-CSRFToken is missing or wrong
+    return None
+
+
+@bp.after_request
+def _no_login_redirects(response: Response) -> Response:
+    """The app-wide idle timeout logs out and redirects to the login page; APIs answer 401."""
+    if response.status_code in (301, 302, 303, 307, 308) and not current_user.is_authenticated:
+        return error_response(401, "登录已超时，请重新登录")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _json_object() -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise BadRequest("请求体为空，应为 JSON 对象")
+
+    def _reject_constant(name: str) -> Any:
+        raise ValueError(f"不支持的数值 {name}")
+
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest("请求体不是有效的 JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("请求体应为 JSON 对象")
+    return body
+
+
+def _int_arg(name: str, default: int, *, low: int, high: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"参数 {name} 应为整数") from exc
+    value = max(low, value)
+    return min(high, value) if high is not None else value
+
+
+def _open_tasks(case_id: int) -> list[HumanTask]:
+    return list(
+        db.session.scalars(
+            select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "open").order_by(HumanTask.id)
+        )
+    )
+
+
+def _visible_task(task_id: int, user: User) -> HumanTask:
+    """The task if ``user`` may see it: open → a candidate; otherwise → may view its case."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("任务不存在")
+    visible = cases.may_work_on(user, task) if task.status == "open" else access.can_view_case(user, task.case)
+    if not visible:
+        raise NotFound("任务不存在")
+    return task
+
+
+def _visible_case(case_id: int, user: User) -> Case:
+    case = db.session.get(Case, case_id)
+    if case is None or not access.can_view_case(user, case):
+        raise NotFound("案件不存在")
+    return case
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@bp.post("/auth/token")
+def issue_token() -> Response:
+    body = _json_object()
+    username, password = body.get("username"), body.get("password")
+    fields: dict[str, list[str]] = {}
+    if not isinstance(username, str) or not username.strip():
+        fields["username"] = ["请填写用户名"]
+    if not isinstance(password, str) or not password:
+        fields["password"] = ["请填写密码"]
+    if fields:
+        raise ValidationFailed("请填写用户名和密码", fields)
+    assert isinstance(username, str) and isinstance(password, str)
+    try:
+        user = auth.authenticate(username, password)
+    except auth.LoginRefused as exc:
+        db.session.commit()  # keep the failure counter / lockout
+        return error_response(401, exc.message)
+    token = auth.issue_token(user, hours=current_app.config.get("API_TOKEN_HOURS", 12))
+    db.session.flush()
+    row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()).limit(1))
+    expires_at = row.expires_at if row is not None else clock.now() + dt.timedelta(hours=12)
+    db.session.commit()
+    return jsonify({"token": token, "token_type": "Bearer", "expires_at": schema.iso(expires_at)})
+
+
+@bp.get("/auth/csrf")
+def csrf_token() -> Response:
+    """A CSRF token for browser clients using the session cookie (send it as X-CSRFToken)."""
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.get("/me")
+def me() -> Response:
+    user = _user()
+    return jsonify(
+        {
+            "id": user.id,
+            "username": user.username,
+            "name": user.display_name,
+            "unit": schema.unit(user.unit) if user.unit else None,
+            "roles": [{"role": r.role, "unit": schema.unit(r.unit)} for r in user.roles],
+            "is_admin": user.is_admin,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@bp.get("/tasks")
+def list_tasks() -> Response:
+    page = _int_arg("page", 1, low=1)
+    per_page = _int_arg("per_page", inbox.PAGE_SIZE, low=1, high=MAX_PER_PAGE)
+    overdue_only = request.args.get("overdue", "").lower() in ("1", "true", "yes")
+    result = inbox.todo(_user(), page=page, per_page=per_page, overdue_only=overdue_only)
+    return jsonify(
+        {
+            "items": [schema.task_summary(t) for t in result.items],
+            "total": result.total,
+            "page": result.page,
+            "per_page": result.per_page,
+        }
+    )
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int) -> Response:
+    task = _visible_task(task_id, _user())
+    fields: list[FieldSpec]
+    try:
+        fields = steps.handler_for(task).describe(task)
+    except NotFound:
+        fields = []  # a step without a registered form: still show the task itself
+    return jsonify(schema.task_detail(task, fields))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete_task(task_id: int) -> Response:
+    body = _json_object()
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise BadRequest('请求体应为 {"data": {...}}，data 必须是 JSON 对象')
+    user = _user()
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not (cases.may_work_on(user, task) or access.can_view_case(user, task.case)):
+        raise NotFound("任务不存在")
+    case = steps.submit(task, user, data)  # 403 non-candidate, 409 already done, 422 invalid
+    case_id = case.id
+    db.session.commit()
+    case = db.session.get_one(Case, case_id)
+    return jsonify(
+        {
+            "case_id": case.id,
+            "case_status": case.status,
+            "current_step": case.current_step,
+            "next_tasks": [schema.next_task(t) for t in _open_tasks(case.id)],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int) -> Response:
+    case = _visible_case(case_id, _user())
+    return jsonify(schema.case_summary(case, _open_tasks(case.id)))
+
+
+@bp.get("/cases/<int:case_id>/history")
+def case_history(case_id: int) -> Response:
+    case = _visible_case(case_id, _user())
+    events = db.session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id)
+        .options(selectinload(CaseEvent.user))
+        .order_by(CaseEvent.id)
+    )
+    return jsonify({"items": [schema.event(e) for e in events]})

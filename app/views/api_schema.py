@@ -1,0 +1,94 @@
+"""JSON serializers for API v1: plain dicts with ISO-8601 UTC datetimes ("...Z")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.models import Case, CaseEvent, HumanTask, Unit, User
+from app.models.user import ROLES
+from app.services.steps import FieldSpec
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Naive-UTC (storage convention) or aware datetime → ``2025-01-31T08:00:00Z``."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def unit(value: Unit) -> dict[str, Any]:
+    return {"id": value.id, "code": value.code, "name": value.name}
+
+
+def user_ref(value: User | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"id": value.id, "name": value.display_name}
+
+
+def task_summary(task: HumanTask) -> dict[str, Any]:
+    """One row of the to-do list (``task.case`` and ``task.unit`` are expected to be loaded)."""
+    return {
+        "id": task.id,
+        "name": task.name,
+        "step": task.step,
+        "process": task.case.process_key,
+        "case_id": task.case_id,
+        "case_title": task.case.title,
+        "unit": unit(task.unit),
+        "role": task.role,
+        "role_label": ROLES.get(task.role, task.role),
+        "created_at": iso(task.created_at),
+        "due_at": iso(task.due_at),
+        "overdue": task.is_overdue,
+    }
+
+
+def task_detail(task: HumanTask, fields: list[FieldSpec]) -> dict[str, Any]:
+    body = task_summary(task)
+    body.update(
+        {
+            "status": task.status,
+            "form_key": task.form_key,
+            "completed_at": iso(task.completed_at),
+            "completed_by": user_ref(task.completed_by),
+            "outcome": task.outcome,
+            "fields": [spec.as_dict() for spec in fields],
+        }
+    )
+    return body
+
+
+def next_task(task: HumanTask) -> dict[str, Any]:
+    return {"id": task.id, "name": task.name, "step": task.step, "role": task.role, "due_at": iso(task.due_at)}
+
+
+def case_summary(case: Case, open_tasks: list[HumanTask]) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "title": case.title,
+        "process": case.process_key,
+        "status": case.status,
+        "current_step": case.current_step,
+        "unit": unit(case.unit),
+        "cycle_id": case.cycle_id,
+        "started_by": user_ref(case.started_by),
+        "started_at": iso(case.started_at),
+        "completed_at": iso(case.completed_at),
+        "open_tasks": [next_task(t) for t in open_tasks],
+    }
+
+
+def event(value: CaseEvent) -> dict[str, Any]:
+    return {
+        "id": value.id,
+        "action": value.action,
+        "step": value.step,
+        "user": user_ref(value.user),
+        "comment": value.comment,
+        "data": value.data,
+        "created_at": iso(value.created_at),
+    }
