@@ -49,7 +49,7 @@ def login(page, base: str, username: str, password: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page.click("[type=submit]")
     page.wait_for_url(f"{base}/tasks**")
 
 
