@@ -28,7 +28,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from app import database, security, web
     from app.cli import register_cli
+    from app.services import auth
 
+    auth.configure_hasher(app.config["PASSWORD_HASH_TIME_COST"], app.config["PASSWORD_HASH_MEMORY_KIB"])
     database.init_app(app)
     security.init_app(app)
     web.init_app(app)

@@ -25,7 +25,7 @@ def load(instance_path: str) -> dict[str, Any]:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _dev_secret(instance),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         "MAX_UPLOAD_MB": int(os.environ.get("MAX_UPLOAD_MB", "20")),
         "MAX_CONTENT_LENGTH": (int(os.environ.get("MAX_UPLOAD_MB", "20")) + 1) * 1024 * 1024,
@@ -36,6 +36,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "API_TOKEN_HOURS": int(os.environ.get("API_TOKEN_HOURS", "12")),
         "WORKFLOWS_DIR": os.environ.get("WORKFLOWS_DIR") or str(ROOT / "workflows"),
+        "PASSWORD_HASH_TIME_COST": int(os.environ.get("PASSWORD_HASH_TIME_COST", "3")),
+        "PASSWORD_HASH_MEMORY_KIB": int(os.environ.get("PASSWORD_HASH_MEMORY_KIB", "65536")),
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
     }

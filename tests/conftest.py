@@ -50,6 +50,8 @@ def app() -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "UPLOAD_DIR": str(Path(_TMP) / "uploads"),
             "MAX_UPLOAD_MB": 1,
+        "PASSWORD_HASH_TIME_COST": 1,  # cheap Argon2id in tests only
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
             "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         }
     )

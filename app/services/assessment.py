@@ -353,9 +353,10 @@ def file_appeal(
     check.raise_if_any()
     if user is None and kind != "public":
         raise Forbidden("请登录后以单位或个人身份提出申诉")
-    if not cases.case_waits_for(case, "appeal_filed"):
-        if case.status != "running":
-            raise Conflict("公示期已结束，不再受理申诉")
+    state = cases.message_state(case, "appeal_filed")
+    if state == "ended":
+        raise Conflict("公示期已结束，不再受理申诉")
+    if state != "waiting":
         raise Conflict("该考核结果当前不在公示期，或已有申诉正在处理，请稍后再提交")
     appeal = Appeal(
         reference="SS" + secrets.token_hex(5).upper(),

@@ -16,6 +16,14 @@ from app.extensions import db
 from app.models import ApiToken, User
 
 _hasher = PasswordHasher()
+
+
+def configure_hasher(time_cost: int, memory_kib: int) -> None:
+    """Set the Argon2id cost (from app config; tests use a cheap one)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _DUMMY_HASH = _hasher.hash("not-a-real-password-0A!")
+
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 # Verified against when the user does not exist, so timing does not reveal usernames.

@@ -234,9 +234,19 @@ def send_message(
 
 
 def case_waits_for(case: Case, message: str) -> bool:
+    return message_state(case, message) == "waiting"
+
+
+def message_state(case: Case, message: str) -> str:
+    """'waiting' if the case accepts ``message`` now; 'ended' if it has ended or would end as soon
+    as its due timers fire (the application clock has passed them); else 'busy'."""
+    if case.status != "running":
+        return "ended"
     instance = _load_instance(case)
     instance.refresh_timers()
-    return message in instance.waiting_messages()
+    if instance.completed:
+        return "ended"
+    return "waiting" if message in instance.waiting_messages() else "busy"
 
 
 # --------------------------------------------------------------------------- persistence
