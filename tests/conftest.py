@@ -55,6 +55,7 @@ def app() -> Iterator[Flask]:
             "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         }
     )
+    application.test_client_class = IsolatedClient
     with application.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
         definitions.deploy_directory(application.config["WORKFLOWS_DIR"])
@@ -107,4 +108,14 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return IsolatedClient(app, app.response_class, use_cookies=True)
+    return app.test_client()
+
+
+@pytest.fixture
+def county():
+    """The small county of tests/factories.py, committed."""
+    from tests.factories import build_county
+
+    built = build_county()
+    db.session.commit()
+    return built

@@ -12,15 +12,8 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import CaseEvent, HumanTask, User
-from tests.factories import PASSWORD, build_county, start_assessment
+from tests.factories import PASSWORD, start_assessment
 from tests.helpers import do, open_task, self_assessment_data
-
-
-@pytest.fixture
-def county():
-    c = build_county()
-    db.session.commit()
-    return c
 
 
 @pytest.fixture

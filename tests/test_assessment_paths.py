@@ -12,15 +12,8 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Appeal, Case, CaseEvent, HumanTask, Timer
 from app.services import assessment, cases
-from tests.factories import build_county, start_assessment
+from tests.factories import start_assessment
 from tests.helpers import do, open_task, run_to_publicity, scoring_data, self_assessment_data
-
-
-@pytest.fixture
-def county():
-    c = build_county()
-    db.session.commit()
-    return c
 
 
 def _events(case_id: int) -> list[str]:

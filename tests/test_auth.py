@@ -8,13 +8,12 @@ from datetime import timedelta
 
 import pytest
 from flask import url_for
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
 from app.models import User
-from tests.factories import PASSWORD, build_county
+from tests.factories import PASSWORD
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
@@ -24,30 +23,8 @@ def _csrf_on(app, monkeypatch):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
 
 
-class IsolatedClient(FlaskClient):
-    """Runs every request in its own app context, as in production.
-
-    The shared ``_clean`` fixture keeps one app context open for the whole test, so without this
-    ``g`` (Flask-Login's cached ``current_user``, Flask-WTF's cached CSRF token) would leak from one
-    request into the next.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def client(app, monkeypatch):
-    monkeypatch.setattr(app, "test_client_class", IsolatedClient)
-    return app.test_client()
-
-
-@pytest.fixture
-def county():
-    c = build_county()
-    db.session.commit()
-    return c
 
 
 def csrf_token(client, url: str = "/login") -> str:

@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import Appeal, Case, CaseEvent, HumanTask, SelfAssessmentEntry, Timer, User
 from app.services import assessment, cases, steps
 from tests.conftest import is_postgres
-from tests.factories import build_county, start_assessment
+from tests.factories import start_assessment
 from tests.helpers import open_task, run_to_publicity, self_assessment_data
 
 requires_pg = pytest.mark.skipif(
@@ -122,11 +122,6 @@ def file_appeal(case_id: int, user_id: int) -> Action:
     return action
 
 
-@pytest.fixture
-def county():
-    c = build_county()
-    db.session.commit()
-    return c
 
 
 def _lock_version(case_id: int) -> int:

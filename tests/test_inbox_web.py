@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from flask import Flask, g
 from sqlalchemy import event, func, select
 
@@ -17,7 +16,7 @@ from app import clock
 from app.extensions import db
 from app.models import Appeal, CaseEvent, HumanTask, SelfAssessmentEntry, User
 from app.services import cases, org
-from tests.factories import PASSWORD, build_county, start_assessment
+from tests.factories import PASSWORD, start_assessment
 from tests.helpers import do, indicator_ids, open_task, run_to_publicity, self_assessment_data
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -93,11 +92,6 @@ def count_queries() -> Iterator[list[int]]:
         event.remove(db.engine, "before_cursor_execute", hit)
 
 
-@pytest.fixture
-def county():
-    c = build_county()
-    db.session.commit()
-    return c
 
 
 def test_officer_submits_self_assessment_and_supervisor_sees_it(app, county):

@@ -10,16 +10,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import CaseEvent, EvidenceFile, SelfAssessmentEntry
-from tests.factories import build_county, start_assessment
+from tests.factories import start_assessment
 from tests.helpers import indicator_ids, open_task
 from tests.test_inbox_web import login, pdf, self_form
-
-
-@pytest.fixture
-def county():
-    c = build_county()
-    db.session.commit()
-    return c
 
 
 def _stored_files(app) -> set[Path]:
