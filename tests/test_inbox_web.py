@@ -92,8 +92,6 @@ def count_queries() -> Iterator[list[int]]:
         event.remove(db.engine, "before_cursor_execute", hit)
 
 
-
-
 def test_officer_submits_self_assessment_and_supervisor_sees_it(app, county):
     case_id = start_assessment(county)
     officer = login(app, county.users["officer"])
