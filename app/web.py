@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import clock
 from app.models.user import ROLES
+from app.services import access
 
 
 def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -30,15 +31,16 @@ def _http_error(exc: HTTPException) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from app.views import admin, api, auth, inbox, public
+    from app.views import admin, api, auth, inbox, letters, office, public, results
 
-    for module in (auth, inbox, admin, api, public):
+    for module in (auth, inbox, admin, office, letters, results, api, public):
         app.register_blueprint(module.bp)
 
     app.register_error_handler(HTTPException, _http_error)
     app.jinja_env.filters["dt"] = _fmt_dt
     app.jinja_env.globals["ROLES"] = ROLES
     app.jinja_env.globals["now"] = clock.now
+    app.jinja_env.globals["has_role"] = lambda *roles: access.holds_role(current_user, *roles)
 
     @app.context_processor
     def nav_counts() -> dict[str, Any]:

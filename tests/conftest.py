@@ -69,7 +69,7 @@ def _wipe() -> None:
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     else:
         triggers = db.session.execute(
-            text("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='case_event'")
+            text("SELECT name, sql FROM sqlite_master WHERE type='trigger'")
         ).all()
         for name, _ in triggers:
             db.session.execute(text(f"DROP TRIGGER {name}"))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.models.base import Base
+from app.models.base import Base, JsonType
 from app.models.indicator import Indicator
 from app.models.user import User
 
@@ -91,6 +92,9 @@ class Appeal(Base):
     upheld: Mapped[bool | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
     corrected_total: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    # Upheld with a correction: replacement values, e.g. {"deductions": ["1.0"], "satisfaction": "90"}.
+    correction: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    publication_id: Mapped[int | None] = mapped_column(ForeignKey("publication.id"))
     answer: Mapped[str | None] = mapped_column(Text)
     filed_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     decided_at: Mapped[dt.datetime | None]

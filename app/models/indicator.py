@@ -32,6 +32,10 @@ class Indicator(Base):
     responsible_name: Mapped[str | None] = mapped_column(String(100))
     deadline: Mapped[dt.date | None]
     sort_order: Mapped[int] = mapped_column(default=0)
+    # Individual indicators are created from the issued target version (下达) and are then frozen;
+    # common indicators are frozen once the office issues the catalogue.
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("target_version.id"), index=True)
+    issued_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
     __table_args__ = (Index("ix_indicator_cycle_unit", "cycle_id", "unit_id"),)

@@ -31,3 +31,26 @@ def can_view_case(user: User, case: Case) -> bool:
     acted = exists().where(HumanTask.case_id == case.id, HumanTask.completed_by_id == user.id)
     appealed = exists().where(Appeal.case_id == case.id, Appeal.appellant_id == user.id)
     return bool(db.session.scalar(select(or_(covered, acted, appealed))))
+
+
+def holds_role(user: User, *roles: str) -> bool:
+    """Whether ``user`` holds any of ``roles`` in any scope (for navigation and coarse checks)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return any(a.role in roles for a in user.roles)
+
+
+def holds_role_for(user: User, role: str, unit_id: int) -> bool:
+    """Whether ``user`` holds ``role`` at ``unit_id`` or at one of its ancestors."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    RoleAssignment.user_id == user.id,
+                    RoleAssignment.role == role,
+                    UnitClosure.ancestor_id == RoleAssignment.unit_id,
+                    UnitClosure.descendant_id == unit_id,
+                )
+            )
+        )
+    )

@@ -59,9 +59,20 @@ def register(form_key: str, describe: Describe) -> Callable[[Submit], Submit]:
     return wrap
 
 
-def handler_for(task: HumanTask) -> StepHandler:
-    from app.services import assessment  # noqa: F401  (registers its handlers)
+# Modules whose import registers step handlers (one per process family).
+HANDLER_MODULES = ("app.services.assessment", "app.services.negotiation", "app.services.letters")
 
+
+def _load_handlers() -> None:
+    import importlib
+
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+
+
+def handler_for(task: HumanTask) -> StepHandler:
+    if not _REGISTRY:
+        _load_handlers()
     handler = _REGISTRY.get(task.form_key or "")
     if handler is None:
         raise NotFound(f"步骤 {task.name} 没有可用的表单 ({task.form_key})")

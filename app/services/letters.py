@@ -1,0 +1,1 @@
+"""Responsibility and commitment letters (responsibility_letter.bpmn): generation, signing, digests."""

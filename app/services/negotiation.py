@@ -1,0 +1,1 @@
+"""三上三下 target negotiation (target_negotiation.bpmn): step handlers and target versions."""
