@@ -10,8 +10,8 @@ Revises: 0001_initial
 Create Date: 2026-12-02 13:54:42.320010
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
