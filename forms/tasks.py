@@ -11,6 +11,7 @@ from __future__ import annotations
 import decimal
 import re
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -365,6 +366,19 @@ def _generic_form(specs: list[steps.FieldSpec]) -> type[GenericForm] | None:
 
 # --------------------------------------------------------------------------- factory
 
+# Other step forms live beside their blueprint's forms and register a builder here:
+# ``FORM_BUILDERS["negotiation.propose"] = lambda task, case: ProposeForm(...)``.
+FormBuilder = Callable[[HumanTask, Case], TaskForm]
+FORM_BUILDERS: dict[str, FormBuilder] = {}
+FORM_MODULES = ("forms.negotiation", "forms.letters")
+
+
+def _load_builders() -> None:
+    import importlib
+
+    for name in FORM_MODULES:
+        importlib.import_module(name)
+
 
 def build(task: HumanTask, case: Case, previous: list[SelfAssessmentEntry] | None = None) -> TaskForm | None:
     """The bound form for ``task`` (request data on POST), or None if the step has no web form.
@@ -372,6 +386,10 @@ def build(task: HumanTask, case: Case, previous: list[SelfAssessmentEntry] | Non
     ``previous`` (the latest self-assessment round) pre-fills a resubmission after a return.
     """
     key = task.form_key or ""
+    if not FORM_BUILDERS:
+        _load_builders()
+    if key in FORM_BUILDERS:
+        return FORM_BUILDERS[key](task, case)
     if key == "assessment.self_assessment":
         indicators = indicators_for(case)
         defaults: dict[str, Any] = {}

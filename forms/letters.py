@@ -1,0 +1,1 @@
+"""Web forms of the letters steps; builders register in forms.tasks.FORM_BUILDERS."""

@@ -1,0 +1,1 @@
+"""Web forms of the negotiation steps; builders register in forms.tasks.FORM_BUILDERS."""
