@@ -57,7 +57,7 @@ def app() -> Iterator[Flask]:
     )
     application.test_client_class = IsolatedClient
     with application.app_context():
-        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"), revision="heads")
         definitions.deploy_directory(application.config["WORKFLOWS_DIR"])
         db.session.commit()
     yield application
