@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock, engine
@@ -41,6 +44,9 @@ def process_of(definition: ProcessDefinition) -> engine.ParsedProcess:
 
 
 def _load_instance(case: Case) -> engine.Instance:
+    cached = _instances.take(case.id, case.state)
+    if cached is not None:
+        return cached
     parsed = engine._spec_cache.get((case.definition_id, case.process_key))
     if parsed is None:
         parsed = process_of(case.definition)
@@ -48,6 +54,39 @@ def _load_instance(case: Case) -> engine.Instance:
         return engine.Instance.load(parsed, case.state, case.serializer_version)
     except engine.EngineError as exc:
         raise DomainError(f"案件 {case.id} 的流程状态无法恢复: {exc}") from exc
+
+
+class _InstanceCache:
+    """Deserialised instances of recently worked cases, keyed by case id and checked against the
+    stored state string: an entry is used only when the row holds exactly the state it was dumped
+    to, so a rolled-back transaction or a change made by another process is never reused. An entry
+    is taken out while in use (one holder at a time) and put back after its state is dumped."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[str, engine.Instance]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, state: str) -> engine.Instance | None:
+        with self._lock:
+            item = self._items.pop(case_id, None)
+        if item is None or item[0] != state:
+            return None
+        return item[1]
+
+    def put(self, case_id: int, state: str, instance: engine.Instance) -> None:
+        with self._lock:
+            self._items[case_id] = (state, instance)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_instances = _InstanceCache(size=512)
 
 
 def latest_definition(process_key: str) -> ProcessDefinition:
@@ -81,6 +120,24 @@ def record(
             created_at=clock.now(),
         )
     )
+
+
+def _record_fast(
+    case: Case, action: str, *, user_id: int | None, task_id: int | None, step: str | None,
+    comment: str | None = None, data: dict[str, Any] | None = None, now: dt.datetime,
+) -> None:
+    """``record`` as one Core INSERT (the hot path of every completion; no unit-of-work)."""
+    db.session.execute(
+        _EVENT_INSERT,
+        {"case_id": case.id, "task_id": task_id, "user_id": user_id, "action": action, "step": step,
+         "comment": comment, "data": data, "created_at": now},
+    )
+
+
+_EVENT_INSERT = CaseEvent.__table__.insert()
+_TASK_INSERT = HumanTask.__table__.insert()
+_task_table = HumanTask.__table__
+_case_table = Case.__table__
 
 
 def start_case(
@@ -167,6 +224,8 @@ def lock_case(case_id: int) -> Case:
 
 def begin_task(task_id: int, user: User) -> TaskContext:
     """Lock the task's case and check that ``user`` may complete the open task ``task_id``."""
+    from app.services.access import task_candidate_clause
+
     case = db.session.scalar(
         select(Case)
         .where(Case.id == select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery())
@@ -175,19 +234,20 @@ def begin_task(task_id: int, user: User) -> TaskContext:
     )
     if case is None:
         raise NotFound("任务不存在")
-    rows = db.session.scalars(
-        select(HumanTask)
+    rows = db.session.execute(
+        select(HumanTask, task_candidate_clause(user).label("may"))
         .where(HumanTask.case_id == case.id, (HumanTask.status == "open") | (HumanTask.id == task_id))
         .execution_options(populate_existing=True)
     ).all()
-    task = next((t for t in rows if t.id == task_id), None)
-    if task is None:
+    found = next(((t, may) for t, may in rows if t.id == task_id), None)
+    if found is None:
         raise NotFound("任务不存在")
-    if not may_work_on(user, task):
+    task, may = found
+    if not may:
         raise Forbidden("您无权办理此任务")
     if task.status != "open":
         raise Conflict("该任务已办理，请刷新待办列表")
-    return TaskContext(case=case, task=task, user=user, open_tasks=[t for t in rows if t.status == "open"])
+    return TaskContext(case=case, task=task, user=user, open_tasks=[t for t, _ in rows if t.status == "open"])
 
 
 def finish_task(
@@ -204,13 +264,30 @@ def finish_task(
     except engine.EngineError as exc:
         raise Conflict(f"任务状态已变化: {exc}") from exc
     now = clock.now()
-    ctx.task.status = "completed"
-    ctx.task.completed_at = now
-    ctx.task.completed_by_id = ctx.user.id
-    ctx.task.outcome = outcome
-    record(ctx.case, outcome, user=ctx.user, task=ctx.task, comment=comment, data=event_data)
+    _close_tasks([ctx.task], "completed", now, completed_by_id=ctx.user.id, outcome=outcome)
+    _record_fast(ctx.case, outcome, user_id=ctx.user.id, task_id=ctx.task.id, step=ctx.task.name,
+                 comment=comment, data=event_data, now=now)
     _sync(ctx.case, ctx.instance, open_tasks=[t for t in ctx.open_tasks if t.id != ctx.task.id])
     return ctx.case
+
+
+def _close_tasks(
+    tasks: list[HumanTask], status: str, now: dt.datetime, *, completed_by_id: int | None = None,
+    outcome: str | None = None,
+) -> None:
+    """Mark open task rows completed/cancelled with one UPDATE; keeps the loaded objects in step."""
+    if not tasks:
+        return
+    values = {"status": status, "completed_at": now}
+    if completed_by_id is not None:
+        values.update(completed_by_id=completed_by_id, outcome=outcome)
+    db.session.execute(
+        update(_task_table).where(_task_table.c.id.in_([t.id for t in tasks]), _task_table.c.status == "open")
+        .values(**values)
+    )
+    for task in tasks:
+        for key, value in values.items():
+            set_committed_value(task, key, value)
 
 
 def send_message(
@@ -253,8 +330,14 @@ def message_state(case: Case, message: str) -> str:
 
 
 def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | None = None) -> None:
-    """Mirror READY user tasks and waiting timers; store the state; bump the version."""
+    """Mirror READY user tasks and waiting timers; store the state; bump the version.
+
+    The hot path of every step: a few Core statements (close stale rows, insert new ones,
+    one versioned UPDATE of the case) instead of a unit-of-work flush.
+    """
     now = clock.now()
+    if case in db.session.dirty or db.session.new:
+        db.session.flush()  # domain rows and any ORM change to the case go first
     if open_tasks is None:
         open_tasks = list(
             db.session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open"))
@@ -262,10 +345,7 @@ def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | N
     ready = instance.ready_user_tasks()
     ready_ids = {t.id for t in ready}
     known = {t.spiff_task_id for t in open_tasks}
-    for stale in open_tasks:
-        if stale.spiff_task_id not in ready_ids:
-            stale.status = "cancelled"
-            stale.completed_at = now
+    _close_tasks([t for t in open_tasks if t.spiff_task_id not in ready_ids], "cancelled", now)
     new_rows = []
     for view in ready:
         if view.id in known:
@@ -277,41 +357,51 @@ def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | N
         assignee = instance.task_data(view.id).get(assignee_var) if assignee_var else None
         if assignee_var and not isinstance(assignee, int):
             raise DomainError(f"流程步骤 {view.name} 的办理人变量 {assignee_var} 未设置")
-        new_rows.append(
-            HumanTask(
-                case_id=case.id,
-                spiff_task_id=view.id,
-                step=view.step,
-                name=view.name,
-                role=view.lane,
-                unit_id=case.unit_id,
-                assignee_id=assignee,
-                form_key=view.properties.get("form"),
-                created_at=now,
-                due_at=now + due if due else None,
-            )
-        )
-    db.session.add_all(new_rows)
-    _sync_timers(case, instance)
-    case.state = instance.dumps()
-    case.serializer_version = engine.SERIALIZER_VERSION
-    case.current_step = "、".join(v.name for v in ready)[:200] or None
-    if instance.completed and case.status == "running":
-        case.status = "completed"
-        case.completed_at = now
-        record(case, "end", step="流程结束")
+        new_rows.append({
+            "case_id": case.id, "spiff_task_id": view.id, "step": view.step, "name": view.name,
+            "role": view.lane, "unit_id": case.unit_id, "assignee_id": assignee,
+            "form_key": view.properties.get("form"), "status": "open", "created_at": now,
+            "due_at": now + due if due else None, "completed_at": None, "completed_by_id": None, "outcome": None,
+        })
+    if new_rows:
+        db.session.execute(_TASK_INSERT, new_rows)
+    has_timers = _sync_timers(case, instance)
+    state = instance.dumps()
+    values: dict[str, Any] = {
+        "state": state,
+        "serializer_version": engine.SERIALIZER_VERSION,
+        "current_step": "、".join(v.name for v in ready)[:200] or None,
+        "has_pending_timers": has_timers,
+        "lock_version": case.lock_version + 1,
+    }
+    ended = instance.completed and case.status == "running"
+    if ended:
+        values.update(status="completed", completed_at=now)
+    result = db.session.execute(
+        update(_case_table)
+        .where(_case_table.c.id == case.id, _case_table.c.lock_version == case.lock_version)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("案件已被他人更新，请刷新后重试")
+    for key, value in values.items():
+        set_committed_value(case, key, value)
+    if ended:
+        _record_fast(case, "end", user_id=None, task_id=None, step="流程结束", now=now)
+    if not instance.completed:
+        _instances.put(case.id, state, instance)
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("案件已被他人更新，请刷新后重试") from exc
 
 
-def _sync_timers(case: Case, instance: engine.Instance) -> None:
+def _sync_timers(case: Case, instance: engine.Instance) -> bool:
+    """Register, re-time or cancel Timer rows; returns whether the case waits on a timer."""
     waiting = {t.id: t for t in instance.waiting_timers()}
     pending: list[Timer] = []
     if waiting or case.has_pending_timers:
         pending = list(db.session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "pending")))
-    case.has_pending_timers = bool(waiting)
     for timer in pending:
         if timer.spiff_task_id not in waiting:
             timer.status = "cancelled"
@@ -319,6 +409,7 @@ def _sync_timers(case: Case, instance: engine.Instance) -> None:
             timer.due_at = waiting.pop(timer.spiff_task_id).due_at
     for view in waiting.values():
         db.session.add(Timer(case_id=case.id, spiff_task_id=view.id, step=view.step, due_at=view.due_at))
+    return bool(waiting) or any(t.status == "pending" for t in pending)
 
 
 def due_timers(limit: int = 100) -> list[tuple[int, int]]:
