@@ -1,0 +1,39 @@
+"""In-app notifications (站内消息): reminders, escalations, urges, carbon copies, results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import clock
+from app.models.base import Base
+
+KINDS = {
+    "reminder": "到期提醒",
+    "overdue": "超期督办",
+    "urge": "催办",
+    "cc": "抄送",
+    "returned": "退回",
+    "assigned": "新任务",
+    "info": "通知",
+}
+
+
+class Notification(Base):
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(300))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("wf_case.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    read_at: Mapped[dt.datetime | None]
+    emailed_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
