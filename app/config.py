@@ -28,6 +28,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         "MAX_UPLOAD_MB": int(os.environ.get("MAX_UPLOAD_MB", "20")),
+        # Public objections accepted per client address and hour (公示期异议, no login).
+        "PUBLIC_OBJECTIONS_PER_HOUR": int(os.environ.get("PUBLIC_OBJECTIONS_PER_HOUR", "5")),
         "MAX_CONTENT_LENGTH": (int(os.environ.get("MAX_UPLOAD_MB", "20")) + 1) * 1024 * 1024,
         "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -40,6 +42,17 @@ def load(instance_path: str) -> dict[str, Any]:
         "PASSWORD_HASH_MEMORY_KIB": int(os.environ.get("PASSWORD_HASH_MEMORY_KIB", "65536")),
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
+        # Deadlines and e-mail notifications (e-mail is off while SMTP_HOST is empty).
+        "REMINDER_WORKING_DAYS": int(os.environ.get("REMINDER_WORKING_DAYS", "1")),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "25")),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_FROM": os.environ.get("SMTP_FROM", "jixiao@localhost"),
+        "SMTP_STARTTLS": os.environ.get("SMTP_STARTTLS", "0") == "1",
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "10")),
+        "SMTP_MAX_AGE_HOURS": int(os.environ.get("SMTP_MAX_AGE_HOURS", "72")),
+        "BASE_URL": os.environ.get("BASE_URL", ""),
     }
 
 

@@ -323,6 +323,15 @@ class UserTaskView:
 
 
 @dataclass(frozen=True)
+class PathStep:
+    """A completed user task on the path that led to a task (see ``Instance.user_task_path``)."""
+
+    id: str
+    step: str
+    name: str
+
+
+@dataclass(frozen=True)
 class WaitingTimer:
     id: str
     step: str
@@ -459,6 +468,52 @@ class Instance:
             raise EngineError("timer is not waiting")
         task._set_internal_data(event_fired=True)
         self._run(self.workflow.refresh_timers)
+
+    # -- going back (退回 / 撤回)
+    def user_task_path(self, task_id: str) -> list[PathStep]:
+        """The completed user tasks on the path that led to ``task_id``, nearest first, one per step
+        (its nearest occurrence), excluding ``task_id``'s own step. Crosses out of subprocesses."""
+        task = self._task(task_id)
+        seen = {task.task_spec.bpmn_id or task.task_spec.name}
+        path: list[PathStep] = []
+        node = self._parent_of(task)
+        while node is not None:
+            spec = node.task_spec
+            if getattr(spec, "manual", False) and node.state == TaskState.COMPLETED:
+                step = spec.bpmn_id or spec.name
+                if step not in seen:
+                    seen.add(step)
+                    info = self.parsed.steps.get(step)
+                    path.append(PathStep(str(node.id), step, info.name if info else (spec.bpmn_name or step)))
+            node = self._parent_of(node)
+        return path
+
+    def reset_to(self, step: str, from_task: str | None = None) -> str:
+        """Go back to the nearest earlier occurrence of user task ``step`` on the path of
+        ``from_task`` (default: of any ready user task): everything after it is discarded from the
+        task tree and it is READY again with the data it had before. Returns its task id."""
+        sources = [from_task] if from_task else [view.id for view in self.ready_user_tasks()]
+        for source in sources:
+            for item in self.user_task_path(source):
+                if item.step == step:
+                    self.reset_task(item.id)
+                    return item.id
+        raise EngineError(f"no earlier user task {step} on the path")
+
+    def reset_task(self, task_id: str) -> None:
+        """Make the completed user task ``task_id`` READY again, discarding what followed it."""
+        task = self._task(task_id)
+        if task.state != TaskState.COMPLETED or not getattr(task.task_spec, "manual", False):
+            raise EngineError("task is not a completed user task")
+        self._run(lambda: self.workflow.reset_from_task_id(task.id))
+        if task.state != TaskState.READY:
+            raise EngineError("task could not be made ready again")
+
+    def _parent_of(self, task: Any) -> Any:
+        if task.parent is not None:
+            return task.parent
+        parent_id = getattr(task.workflow, "parent_task_id", None)
+        return self.workflow.get_task_from_id(parent_id) if parent_id is not None else None
 
     # -- internals
     def _task(self, task_id: str) -> Any:

@@ -31,9 +31,15 @@ def _http_error(exc: HTTPException) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from app.views import admin, api, auth, inbox, letters, office, public, results
+    from app.views import admin, api, auth, inbox, letters, office, public, results, targets, unit
+    from app.views import api_ops as _api_ops  # noqa: F401  (approval operations on the api blueprint)
+    from app.views import inbox_ops as _inbox_ops  # noqa: F401  (approval operations on the inbox blueprint)
 
-    for module in (auth, inbox, admin, office, letters, results, api, public):
+    for module in (auth, inbox, admin, office, unit, targets, letters, results, api, public):
+        app.register_blueprint(module.bp)
+    from app.views import ledger_public, supervision, supervision_reports, surveys
+
+    for module in (supervision, supervision_reports, surveys, ledger_public):  # step 4: supervision
         app.register_blueprint(module.bp)
 
     app.register_error_handler(HTTPException, _http_error)

@@ -370,14 +370,22 @@ def _generic_form(specs: list[steps.FieldSpec]) -> type[GenericForm] | None:
 # ``FORM_BUILDERS["negotiation.propose"] = lambda task, case: ProposeForm(...)``.
 FormBuilder = Callable[[HumanTask, Case], TaskForm]
 FORM_BUILDERS: dict[str, FormBuilder] = {}
-FORM_MODULES = ("forms.negotiation", "forms.letters")
+FORM_MODULES = ("forms.negotiation", "forms.letters", "forms.results", "forms.supervision_tasks", "forms.operations")
+
+
+_builders_loaded = False
 
 
 def _load_builders() -> None:
+    """Import every form module once (a module that registered on its own import is not enough)."""
+    global _builders_loaded
+    if _builders_loaded:
+        return
     import importlib
 
     for name in FORM_MODULES:
         importlib.import_module(name)
+    _builders_loaded = True
 
 
 def build(task: HumanTask, case: Case, previous: list[SelfAssessmentEntry] | None = None) -> TaskForm | None:
@@ -386,8 +394,7 @@ def build(task: HumanTask, case: Case, previous: list[SelfAssessmentEntry] | Non
     ``previous`` (the latest self-assessment round) pre-fills a resubmission after a return.
     """
     key = task.form_key or ""
-    if not FORM_BUILDERS:
-        _load_builders()
+    _load_builders()
     if key in FORM_BUILDERS:
         return FORM_BUILDERS[key](task, case)
     if key == "assessment.self_assessment":

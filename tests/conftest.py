@@ -71,6 +71,7 @@ def _wipe() -> None:
         triggers = db.session.execute(
             text("SELECT name, sql FROM sqlite_master WHERE type='trigger'")
         ).all()
+        db.session.execute(text("UPDATE cycle_unit SET issued_version_id = NULL"))  # the one FK cycle
         for name, _ in triggers:
             db.session.execute(text(f"DROP TRIGGER {name}"))
         for table in tables:

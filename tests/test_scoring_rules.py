@@ -119,3 +119,12 @@ def test_streak_flags():
 @pytest.mark.parametrize("raw,expected", [(93.0, "93.0"), ("88.5", "88.5"), (2, "2")])
 def test_decimal_inputs_are_exact(raw, expected):
     assert str(D(raw)) == expected
+
+
+def test_vetoed_unit_tied_with_last_normal_unit_does_not_share_its_rank():
+    results = by_code(rank_group([unit("A", 90), unit("B", 80), unit("V", 80, veto=True)], NO_SOCIAL))
+    assert (results["B"].rank, results["V"].rank) == (2, 3)
+    # the vetoed unit alone holds the last rank: the normal unit gets no last-place notice
+    assert "last_place_notice" not in results["B"].flags
+    assert "last_place_notice" in results["V"].flags
+    assert (results["B"].grade, results["V"].grade) == ("B", "C")

@@ -3,11 +3,34 @@
 from app.models.assessment import Appeal, EvidenceFile, Score, SelfAssessmentEntry
 from app.models.base import Base
 from app.models.cycle import Cycle, CycleUnit, UnitScheme
+from app.models.form_schema import FormSchema
 from app.models.indicator import Indicator
 from app.models.letter import Letter, LetterSignature
+from app.models.notification import Notification
 from app.models.org import Department, Group, Unit, UnitClosure
 from app.models.result import ArchiveRecord, LedgerItem, Publication, SocialEvaluation, UnitResult
+from app.models.supervision import (
+    CadreMonth,
+    CadreScore,
+    DeductionAppeal,
+    Finding,
+    MidyearEntry,
+    MidyearEvaluation,
+    MonthlyReport,
+    MonthlyReportEntry,
+    QuarterlySummary,
+    Rectification,
+    RectificationCheck,
+    RectificationPlan,
+    RectificationReport,
+    SpotCheckDraw,
+    SupervisionFile,
+    Survey,
+    SurveyAnswer,
+    SurveyToken,
+)
 from app.models.target import TargetVersion
+from app.models.throttle import RateHit
 from app.models.user import ApiToken, RoleAssignment, User
 from app.models.workflow import Case, CaseEvent, HumanTask, ProcessDefinition, Timer
 
@@ -22,17 +45,20 @@ __all__ = [
     "CycleUnit",
     "Department",
     "EvidenceFile",
+    "FormSchema",
     "Group",
     "HumanTask",
     "Indicator",
     "LedgerItem",
     "Letter",
     "LetterSignature",
+    "Notification",
     "ProcessDefinition",
     "Publication",
     "RoleAssignment",
     "Score",
     "SelfAssessmentEntry",
+    "RateHit",
     "SocialEvaluation",
     "TargetVersion",
     "Timer",
@@ -41,4 +67,22 @@ __all__ = [
     "UnitResult",
     "UnitScheme",
     "User",
+    "CadreMonth",
+    "CadreScore",
+    "DeductionAppeal",
+    "Finding",
+    "MidyearEntry",
+    "MidyearEvaluation",
+    "MonthlyReport",
+    "MonthlyReportEntry",
+    "QuarterlySummary",
+    "Rectification",
+    "RectificationCheck",
+    "RectificationPlan",
+    "RectificationReport",
+    "SpotCheckDraw",
+    "SupervisionFile",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyToken",
 ]

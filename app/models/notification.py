@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
 from app.models.base import Base
+from app.models.workflow import HumanTask
 
 KINDS = {
     "reminder": "到期提醒",
@@ -36,4 +37,30 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None]
     emailed_at: Mapped[dt.datetime | None]
 
-    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_notification_user_read", "user_id", "read_at"),
+        Index("ix_notification_unsent", "emailed_at", "created_at"),
+    )
+
+
+class DeadlineNotice(Base):
+    """That the deadline pass has sent a task's ``reminder`` or ``overdue`` notice (once per task and kind).
+
+    ``batch`` identifies the pass that wrote the row, so the pass can notify exactly the tasks it
+    marked with one INSERT … SELECT (the table is written before the notifications).
+    """
+
+    __tablename__ = "deadline_notice"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    batch: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    __table_args__ = (Index("ix_deadline_notice_batch", "batch"),)
+
+
+# Indexes on human_task for the inbox lists and the deadline pass; the table belongs to
+# app.models.workflow, the indexes to the ``deadlines`` migration.
+Index("ix_human_task_done_by", HumanTask.completed_by_id, HumanTask.status, HumanTask.completed_at)
+Index("ix_human_task_status_due", HumanTask.status, HumanTask.due_at)

@@ -69,11 +69,22 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+TASK_KINDS = ("task", "countersign", "cosign")
+
+
 class HumanTask(Base):
     """A READY BPMN user task mirrored for the inbox.
 
     Candidates are everyone holding ``role`` at ``unit_id`` or above it, unless ``assignee_id``
-    names one person (after a transfer or delegation).
+    names one person (after a transfer or delegation, or one row per person of a countersign step).
+
+    ``kind``: ``task`` (the step itself), ``countersign`` (会签: one row per candidate of a step whose
+    BPMN property ``countersign`` is ``all``; the step completes when every row approved), ``cosign``
+    (加签: an extra approval asked by the task's handler, ``parent_task_id`` = that task; the main
+    task cannot be completed while one is open). ``delegated_to_id``: 委派 in progress (the owner,
+    ``assignee_id``, cannot complete until the delegate hands it back). ``acting_for_id``: the person
+    on whose behalf a proxy (代理) completed it. ``note``: shown with the task (e.g. why it was returned).
+    Status: open | completed | cancelled | returned (退回, its branch discarded) | withdrawn (撤回).
     """
 
     __tablename__ = "human_task"
@@ -93,15 +104,25 @@ class HumanTask(Base):
     completed_at: Mapped[dt.datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     outcome: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20), default="task", server_default="task")
+    parent_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"))
+    delegated_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship()
     unit: Mapped[Unit] = relationship()
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], viewonly=True)
+    delegated_to: Mapped[User | None] = relationship(foreign_keys=[delegated_to_id], viewonly=True)
+    acting_for: Mapped[User | None] = relationship(foreign_keys=[acting_for_id], viewonly=True)
 
     __table_args__ = (
         Index("ix_human_task_open_role_unit", "status", "role", "unit_id"),
         Index("ix_human_task_case_status", "case_id", "status"),
         Index("ix_human_task_assignee_status", "assignee_id", "status"),
+        Index("ix_human_task_delegated_status", "delegated_to_id", "status"),
+        Index("ix_human_task_parent_task_id", "parent_task_id"),
     )
 
     @property
@@ -144,3 +165,71 @@ class Timer(Base):
         Index("ix_wf_timer_status_due", "status", "due_at"),
         UniqueConstraint("case_id", "spiff_task_id", name="uq_wf_timer_case_task"),
     )
+
+
+# --------------------------------------------------------------------------- approval operations
+
+
+class CarbonCopy(Base):
+    """抄送: ``user`` may read the case (read-only) and finds it in 抄送我的."""
+
+    __tablename__ = "carbon_copy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("wf_case.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id", ondelete="SET NULL"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    read_at: Mapped[dt.datetime | None]
+
+    case: Mapped[Case] = relationship()
+    sender: Mapped[User] = relationship(foreign_keys=[sender_id])
+
+    __table_args__ = (
+        Index("ix_carbon_copy_user_created", "user_id", "created_at"),
+        Index("ix_carbon_copy_case_user", "case_id", "user_id"),
+    )
+
+
+class TaskProxy(Base):
+    """代理: from ``starts_at`` to ``ends_at`` (unless ended early) ``proxy`` may see and complete
+    ``user``'s tasks; completions record both (HumanTask.acting_for_id, CaseEvent.data)."""
+
+    __tablename__ = "task_proxy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    proxy_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    ended_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    proxy: Mapped[User] = relationship(foreign_keys=[proxy_id])
+
+    __table_args__ = (
+        Index("ix_task_proxy_proxy_ends", "proxy_id", "ends_at"),
+        Index("ix_task_proxy_user_ends", "user_id", "ends_at"),
+    )
+
+    def active_at(self, moment: dt.datetime) -> bool:
+        return self.ended_at is None and self.starts_at <= moment < self.ends_at
+
+
+class TaskUrge(Base):
+    """催办 of an open task (one per task, actor and hour)."""
+
+    __tablename__ = "task_urge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    __table_args__ = (Index("ix_task_urge_task_user_created", "task_id", "user_id", "created_at"),)

@@ -2,25 +2,95 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from functools import lru_cache
+from typing import Any
 
+from sqlalchemy import ColumnElement, DateTime, Integer, ScalarSelect, and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from app import clock
 from app.extensions import db
 from app.models import Appeal, Case, HumanTask, RoleAssignment, UnitClosure, User
+from app.models.workflow import CarbonCopy, TaskProxy
+
+# Built once: an ``aliased()`` adapts its columns on first use (costly), then memoises them.
+_PROXY = aliased(TaskProxy, name="candidate_proxy")
+_PROXY_RA = aliased(RoleAssignment, name="proxy_role")
+_PROXY_UC = aliased(UnitClosure, name="proxy_scope")
 
 
 def task_candidate_clause(user: User) -> ColumnElement[bool]:
-    """SQL condition: ``user`` is a candidate for the HumanTask row (assignee, or role in scope)."""
+    """SQL condition: ``user`` is a candidate for the HumanTask row — its assignee (or, with no
+    assignee, holds its role in scope), the person it is delegated to (委派), or the active proxy
+    (代理) of such a candidate."""
+    return or_(_direct(user.id), exists().where(*_proxy_conditions(user.id, clock.now())))
+
+
+def direct_candidate_clause(user: User) -> ColumnElement[bool]:
+    """``task_candidate_clause`` without proxies."""
+    return _direct(user.id)
+
+
+def proxy_principal(user: User) -> ScalarSelect[Any]:
+    """SQL scalar per HumanTask row: the (lowest) id of a candidate whose active proxy ``user`` is, else NULL."""
+    return _principal(user.id, clock.now())
+
+
+USER_PARAM, NOW_PARAM = "candidate_user_id", "candidate_now"
+
+
+@lru_cache(maxsize=1)
+def bound_candidate_columns() -> tuple[ColumnElement[bool], ScalarSelect[Any]]:
+    """(``direct_candidate_clause``, ``proxy_principal``) over the bind parameters ``USER_PARAM`` and
+    ``NOW_PARAM`` (see ``candidate_params``), built once: for statements built once (the hot path)."""
+    user_id, now = bindparam(USER_PARAM, type_=Integer), bindparam(NOW_PARAM, type_=DateTime)
+    return _direct(user_id), _principal(user_id, now)
+
+
+def candidate_params(user: User) -> dict[str, Any]:
+    return {USER_PARAM: user.id, NOW_PARAM: clock.now()}
+
+
+def _direct(user_id: Any) -> ColumnElement[bool]:
     in_scope = (
         exists()
-        .where(RoleAssignment.user_id == user.id, RoleAssignment.role == HumanTask.role)
+        .where(RoleAssignment.user_id == user_id, RoleAssignment.role == HumanTask.role)
         .where(UnitClosure.ancestor_id == RoleAssignment.unit_id, UnitClosure.descendant_id == HumanTask.unit_id)
     )
-    return or_(HumanTask.assignee_id == user.id, and_(HumanTask.assignee_id.is_(None), in_scope))
+    return or_(
+        HumanTask.assignee_id == user_id,
+        and_(HumanTask.assignee_id.is_(None), in_scope),
+        HumanTask.delegated_to_id == user_id,
+    )
+
+
+def _principal(user_id: Any, now: Any) -> ScalarSelect[Any]:
+    return select(func.min(_PROXY.user_id)).where(*_proxy_conditions(user_id, now)).scalar_subquery()
+
+
+def _proxy_conditions(user_id: Any, now: Any) -> list[ColumnElement[bool]]:
+    proxy, ra, uc = _PROXY, _PROXY_RA, _PROXY_UC
+    principal_in_scope = exists().where(
+        ra.user_id == proxy.user_id, ra.role == HumanTask.role,
+        uc.ancestor_id == ra.unit_id, uc.descendant_id == HumanTask.unit_id,
+    )
+    return [
+        proxy.proxy_id == user_id, proxy.ended_at.is_(None), proxy.starts_at <= now, proxy.ends_at > now,
+        or_(HumanTask.assignee_id == proxy.user_id, and_(HumanTask.assignee_id.is_(None), principal_in_scope)),
+    ]
+
+
+def proxy_principal_for(user: User, task: HumanTask) -> int | None:
+    """The candidate of ``task`` whose active proxy ``user`` is (lowest id), or None."""
+    value = db.session.scalar(
+        select(proxy_principal(user)).select_from(HumanTask).where(HumanTask.id == task.id)
+    )
+    return int(value) if value is not None else None
 
 
 def can_view_case(user: User, case: Case) -> bool:
     """Anyone holding a role whose scope covers the case's unit, its starter, anyone who acted on it,
-    and an appellant of it."""
+    a candidate of one of its open tasks, a recipient of a carbon copy of it, and an appellant of it."""
     if user.is_admin or case.started_by_id == user.id:
         return True
     covered = exists().where(
@@ -30,7 +100,10 @@ def can_view_case(user: User, case: Case) -> bool:
     )
     acted = exists().where(HumanTask.case_id == case.id, HumanTask.completed_by_id == user.id)
     appealed = exists().where(Appeal.case_id == case.id, Appeal.appellant_id == user.id)
-    return bool(db.session.scalar(select(or_(covered, acted, appealed))))
+    # assignees, delegates, co-signers and proxies of an open task; recipients of a carbon copy (抄送)
+    works = exists().where(HumanTask.case_id == case.id, HumanTask.status == "open", task_candidate_clause(user))
+    copied = exists().where(CarbonCopy.case_id == case.id, CarbonCopy.user_id == user.id)
+    return bool(db.session.scalar(select(or_(covered, acted, appealed, works, copied))))
 
 
 def holds_role(user: User, *roles: str) -> bool:

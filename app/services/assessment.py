@@ -7,23 +7,28 @@ Data contract per form key (the same dict from the web form, the API and the sce
 - assessment.scoring: {"scores": [{"indicator_id", "points", "note"}], "comment"}
 - assessment.monitoring: {"flagged": bool, "note"}
 - assessment.irregularity: {"decision": "rescore"|"dismiss", "reason"}
-- assessment.appeal_review: {"finding"}
-- assessment.appeal_decision: {"upheld": bool, "note", "corrected_total"}
+- assessment.appeal_review: {"finding"} plus optional evidence files under any file key (web: "evidence")
+- assessment.appeal_decision: {"upheld": bool, "note", "correction": {...}, "corrected_total"}
+  When upheld, give EITHER a structured ``correction`` (see ``app.services.appeals``: any of
+  common, individual, satisfaction, bonus[], deductions[], veto — replacement values, applied as
+  ledger / social-evaluation acts) OR, for backward compatibility, ``corrected_total`` (the total
+  is forced; the difference is booked on the common part). If the case's group is published
+  (``publicity.approve_group``), the group is re-ranked and republished (round n+1) and
+  ``Appeal.corrected_total`` becomes the unit's new total. Rejected: both keys are ignored.
 - assessment.appeal_answer: {"answer"}
 """
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from app import clock
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Appeal, Case, HumanTask, Indicator, Score, SelfAssessmentEntry, User
+from app.models import Case, HumanTask, Indicator, Score, SelfAssessmentEntry, User
 from app.services import cases, uploads
 from app.services.steps import Checker, FieldSpec, Files, register
 
@@ -318,145 +323,8 @@ def submit_irregularity(task_id: int, user: User, data: dict[str, Any], files: F
 
 
 # --------------------------------------------------------------------------- appeals
+# The appeal steps live in ``appeal_steps`` (importing it registers them); re-exported here.
 
+from app.services.appeal_steps import file_appeal, total_of  # noqa: E402
 
-def total_of(case: Case) -> Decimal | None:
-    """The case's current total: the last upheld correction, else the latest scoring round."""
-    corrected = db.session.scalar(
-        select(Appeal.corrected_total)
-        .where(Appeal.case_id == case.id, Appeal.upheld.is_(True), Appeal.corrected_total.is_not(None))
-        .order_by(Appeal.decided_at.desc(), Appeal.id.desc())
-        .limit(1)
-    )
-    if corrected is not None:
-        return Decimal(corrected)
-    scores = latest_scores(case)
-    return sum((Decimal(s.points) for s in scores), Decimal(0)) if scores else None
-
-
-def file_appeal(
-    case_id: int, *, user: User | None, kind: str, reason: str, contact_name: str = "", contact_phone: str = ""
-) -> Appeal:
-    """File an objection while the case is in publicity; starts the office's 复核."""
-    case = db.session.get(Case, case_id)
-    if case is None or case.process_key != "assessment":
-        raise NotFound("考核案件不存在")
-    check = Checker({"reason": reason, "contact_name": contact_name, "contact_phone": contact_phone})
-    reason = check.text("reason", "申诉理由", required=True, max_len=3000)
-    if kind not in ("unit", "cadre", "public"):
-        check.add("kind", "申诉人类型无效")
-    if user is None:
-        check.text("contact_name", "联系人", required=True, max_len=100)
-        phone = check.text("contact_phone", "联系电话", required=True, max_len=32)
-        if phone and not phone.replace("-", "").replace(" ", "").isdigit():
-            check.add("contact_phone", "联系电话格式不正确")
-    check.raise_if_any()
-    if user is None and kind != "public":
-        raise Forbidden("请登录后以单位或个人身份提出申诉")
-    state = cases.message_state(case, "appeal_filed")
-    if state == "ended":
-        raise Conflict("公示期已结束，不再受理申诉")
-    if state != "waiting":
-        raise Conflict("该考核结果当前不在公示期，或已有申诉正在处理，请稍后再提交")
-    appeal = Appeal(
-        reference="SS" + secrets.token_hex(5).upper(),
-        case_id=case.id,
-        appellant_kind=kind,
-        appellant_id=user.id if user else None,
-        contact_name=contact_name or None,
-        contact_phone=contact_phone or None,
-        reason=reason,
-        status="filed",
-        filed_at=clock.now(),
-    )
-    db.session.add(appeal)
-    db.session.flush()
-    cases.send_message(
-        case.id,
-        "appeal_filed",
-        {"appeal_id": appeal.id},
-        user=user,
-        comment=reason,
-        event_data={"appeal": appeal.reference, "kind": kind},
-    )
-    return appeal
-
-
-def _appeal_of(ctx: cases.TaskContext) -> Appeal:
-    payload = ctx.instance.task_data(ctx.task.spiff_task_id).get("appeal") or {}
-    appeal = db.session.get(Appeal, int(payload.get("appeal_id", 0)))
-    if appeal is None or appeal.case_id != ctx.case.id:
-        raise NotFound("申诉不存在")
-    return appeal
-
-
-def _describe_appeal_review(task: HumanTask) -> list[FieldSpec]:
-    return [FieldSpec("finding", "复核意见（含核查的证据）", "textarea", True)]
-
-
-@register("assessment.appeal_review", _describe_appeal_review)
-def submit_appeal_review(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
-    ctx = cases.begin_task(task_id, user)
-    check = Checker(data)
-    finding = check.text("finding", "复核意见", required=True)
-    check.raise_if_any()
-    appeal = _appeal_of(ctx)
-    appeal.status = "reviewed"
-    appeal.review_note = finding
-    return cases.finish_task(
-        ctx, {"reviewed": True}, outcome="review", comment=finding, event_data={"appeal": appeal.reference}
-    )
-
-
-def _describe_appeal_decision(task: HumanTask) -> list[FieldSpec]:
-    return [
-        FieldSpec("upheld", "申诉成立", "bool"),
-        FieldSpec("corrected_total", "更正后总分", "decimal", minimum=0, help="申诉成立时必须填写"),
-        FieldSpec("note", "裁定理由", "textarea", True),
-    ]
-
-
-@register("assessment.appeal_decision", _describe_appeal_decision)
-def submit_appeal_decision(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
-    ctx = cases.begin_task(task_id, user)
-    check = Checker(data)
-    upheld = check.boolean("upheld", "申诉成立")
-    note = check.text("note", "裁定理由", required=True)
-    corrected = None
-    if upheld:
-        corrected = check.decimal(
-            "corrected_total", "更正后总分", data.get("corrected_total"), minimum=Decimal(0), maximum=Decimal(200)
-        )
-    check.raise_if_any()
-    appeal = _appeal_of(ctx)
-    appeal.upheld = upheld
-    appeal.decision_note = note
-    appeal.corrected_total = corrected
-    appeal.status = "decided"
-    appeal.decided_at = clock.now()
-    return cases.finish_task(
-        ctx,
-        {"appeal_upheld": upheld},
-        outcome="upheld" if upheld else "rejected",
-        comment=note,
-        event_data={"appeal": appeal.reference, "corrected_total": str(corrected) if corrected else None},
-    )
-
-
-def _describe_appeal_answer(task: HumanTask) -> list[FieldSpec]:
-    return [FieldSpec("answer", "书面答复", "textarea", True)]
-
-
-@register("assessment.appeal_answer", _describe_appeal_answer)
-def submit_appeal_answer(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
-    ctx = cases.begin_task(task_id, user)
-    check = Checker(data)
-    answer = check.text("answer", "书面答复", required=True)
-    check.raise_if_any()
-    appeal = _appeal_of(ctx)
-    appeal.answer = answer
-    appeal.status = "answered"
-    appeal.answered_at = clock.now()
-    return cases.finish_task(
-        ctx, {"answered": True}, outcome="answer", comment=answer, event_data={"appeal": appeal.reference}
-    )
+__all__ = ["DECISIONS", "file_appeal", "indicators_for", "latest_entries", "latest_scores", "total_of"]

@@ -46,8 +46,43 @@ ACTION_LABELS: dict[str, str] = {
     "timer": "定时事件",
     "cancel": "撤销",
     "message:appeal_filed": "提出申诉",
+    "sign": "签署",
+    "complete": "办理完成",
+    "propose": "申报目标",
+    "report": "审核上报",
+    "comment": "反馈意见",
+    "revise": "修改上报",
+    "opinion": "审核意见",
+    "finalize": "审核定稿",
+    "confirm": "确认目标",
+    "object": "提出异议",
+    "issue": "下达目标",
+    # supervision (step 4)
+    "plan": "提交整改方案",
+    "rect_report": "报告整改完成",
+    "verify_fail": "核验未通过，退回整改",
+    "close": "三不放过核验通过，销号",
+    "explain": "说明逾期原因",
+    "supervise": "督办",
+    "fill": "填报进展",
+    "summary": "提交自查总结",
+    "evaluate": "完成年中评估",
+    "self_score": "提交月度自评",
+    "deduction_appeal": "提出扣分申诉",
+    # approval operations (issue 6)
+    "return_to": "退回",
+    "withdraw": "撤回",
+    "transfer": "转办",
+    "delegate": "委派",
+    "resolve": "委派处理完毕交回",
+    "cosign": "加签",
+    "cosign_approve": "加签同意",
+    "cosign_return": "加签退回",
+    "cc": "抄送",
+    "urge": "催办",
 }
 TASK_STATUS = {"open": "待办理", "completed": "已办理", "cancelled": "已取消"}
+TASK_STATUS.update(returned="已退回", withdrawn="已撤回")  # approval operations
 CASE_STATUS = {"running": "进行中", "completed": "已完成", "cancelled": "已撤销"}
 APPEAL_STATUS = {"filed": "已受理", "reviewed": "已复核", "decided": "已裁定", "answered": "已答复"}
 APPELLANT_KINDS = {"unit": "单位", "cadre": "干部", "public": "社会公众"}
@@ -93,6 +128,14 @@ def _detail(action: str, data: dict[str, Any] | None) -> str:
         parts.append(f"申诉人：{APPELLANT_KINDS[data['kind']]}")
     if data.get("corrected_total"):
         parts.append(f"更正后总分 {data['corrected_total']}")
+    if data.get("to_name"):  # approval operations: transfer / delegate
+        parts.append(f"{'转办' if action == 'transfer' else '委派'}给 {data['to_name']}")
+    if data.get("users") and action in ("cosign", "cc"):
+        parts.append(f"{'加签人' if action == 'cosign' else '抄送'}：{'、'.join(data['users'])}")
+    if data.get("bulk"):
+        parts.append("批量审批")
+    if data.get("on_behalf_of_name"):
+        parts.append(f"代 {data['on_behalf_of_name']} 办理")
     return "，".join(parts)
 
 

@@ -5,88 +5,56 @@ checks the task is open and the user may act) → the caller writes its domain r
 ``finish_task(ctx, data, ...)`` (runs the engine, mirrors READY user tasks into
 ``human_task``, registers timers, appends history, bumps the case version).
 Callers never commit; the request edge (or CLI command) does.
+
+Approval operations build on the same protocol (``app.services.operations``): ``begin_task(...,
+for_completion=False)`` for an operation on a task; ``finish_task`` knows countersign rows (会签),
+co-sign rows (加签) blocking completion, delegation (委派) and proxies (代理, ``TaskContext.acting_for``).
+The storage half (instance cache, mirroring rows, timers) lives in ``case_state``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import threading
-from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import Integer, Select, bindparam, exists, select, update
 
 from app import clock, engine
 from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
+from app.services import access, case_state
 
-_DURATION = re.compile(r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?$")
+# The storage half lives in ``case_state``; these names are kept for callers and tests.
+parse_duration = case_state.parse_duration
+process_of = case_state.process_of
+_load_instance = case_state.load_instance
+_instances = case_state.instances
+_record_fast = case_state.record_fast
+_close_tasks = case_state.close_tasks
+_sync = case_state.sync
+_sync_timers = case_state.sync_timers
+load_instance = case_state.load_instance
+give_back = case_state.give_back
+touch = case_state.touch
+
+# Outcomes with which one row of a countersign (会签) step decides the whole step at once.
+NEGATIVE_OUTCOMES = frozenset({"return", "reject", "rejected", "rescore"})
+_event_extra: ContextVar[dict[str, Any] | None] = ContextVar("case_event_extra", default=None)
 
 
-def parse_duration(value: str | None) -> dt.timedelta | None:
-    """ISO-8601 durations as used in task properties (PnW, PnD, PTnH, PTnM)."""
-    if not value:
-        return None
-    match = _DURATION.match(value.strip().upper())
-    if not match or not any(match.groupdict().values()):
-        return None
-    parts = {k: int(v or 0) for k, v in match.groupdict().items()}
-    return dt.timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"])
-
-
-def process_of(definition: ProcessDefinition) -> engine.ParsedProcess:
-    return engine.cached_process(definition.id, definition.key, definition.bpmn_xml)
-
-
-def _load_instance(case: Case) -> engine.Instance:
-    cached = _instances.take(case.id, case.state)
-    if cached is not None:
-        return cached
-    parsed = engine._spec_cache.get((case.definition_id, case.process_key))
-    if parsed is None:
-        parsed = process_of(case.definition)
+@contextmanager
+def event_extra(data: dict[str, Any]) -> Iterator[None]:
+    """Merge ``data`` into the history event of every completion inside the block (e.g. bulk)."""
+    token = _event_extra.set({**(_event_extra.get() or {}), **data})
     try:
-        return engine.Instance.load(parsed, case.state, case.serializer_version)
-    except engine.EngineError as exc:
-        raise DomainError(f"案件 {case.id} 的流程状态无法恢复: {exc}") from exc
-
-
-class _InstanceCache:
-    """Deserialised instances of recently worked cases, keyed by case id and checked against the
-    stored state string: an entry is used only when the row holds exactly the state it was dumped
-    to, so a rolled-back transaction or a change made by another process is never reused. An entry
-    is taken out while in use (one holder at a time) and put back after its state is dumped."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[int, tuple[str, engine.Instance]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, case_id: int, state: str) -> engine.Instance | None:
-        with self._lock:
-            item = self._items.pop(case_id, None)
-        if item is None or item[0] != state:
-            return None
-        return item[1]
-
-    def put(self, case_id: int, state: str, instance: engine.Instance) -> None:
-        with self._lock:
-            self._items[case_id] = (state, instance)
-            self._items.move_to_end(case_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_instances = _InstanceCache(size=512)
+        yield
+    finally:
+        _event_extra.reset(token)
 
 
 def latest_definition(process_key: str) -> ProcessDefinition:
@@ -120,24 +88,6 @@ def record(
             created_at=clock.now(),
         )
     )
-
-
-def _record_fast(
-    case: Case, action: str, *, user_id: int | None, task_id: int | None, step: str | None,
-    comment: str | None = None, data: dict[str, Any] | None = None, now: dt.datetime,
-) -> None:
-    """``record`` as one Core INSERT (the hot path of every completion; no unit-of-work)."""
-    db.session.execute(
-        _EVENT_INSERT,
-        {"case_id": case.id, "task_id": task_id, "user_id": user_id, "action": action, "step": step,
-         "comment": comment, "data": data, "created_at": now},
-    )
-
-
-_EVENT_INSERT = CaseEvent.__table__.insert()
-_TASK_INSERT = HumanTask.__table__.insert()
-_task_table = HumanTask.__table__
-_case_table = Case.__table__
 
 
 def start_case(
@@ -183,19 +133,23 @@ def start_case(
 
 
 def may_work_on(user: User, task: HumanTask) -> bool:
-    """Whether ``user`` is a candidate for ``task`` (its assignee, or holds its role in scope)."""
+    """Whether ``user`` is a candidate for ``task``: its assignee (or, with no assignee, holds its
+    role in scope), the person it is delegated to, or an active proxy (代理) of a candidate."""
+    if task.delegated_to_id is not None and task.delegated_to_id == user.id:
+        return True
     if task.assignee_id is not None:
-        return task.assignee_id == user.id
-    return bool(
-        db.session.scalar(
-            select(
-                exists()
-                .where(RoleAssignment.user_id == user.id, RoleAssignment.role == task.role)
-                .where(UnitClosure.ancestor_id == RoleAssignment.unit_id)
-                .where(UnitClosure.descendant_id == task.unit_id)
-            )
+        if task.assignee_id == user.id:
+            return True
+    elif db.session.scalar(
+        select(
+            exists()
+            .where(RoleAssignment.user_id == user.id, RoleAssignment.role == task.role)
+            .where(UnitClosure.ancestor_id == RoleAssignment.unit_id)
+            .where(UnitClosure.descendant_id == task.unit_id)
         )
-    )
+    ):
+        return True
+    return access.proxy_principal_for(user, task) is not None
 
 
 @dataclass
@@ -205,6 +159,7 @@ class TaskContext:
     user: User
     open_tasks: list[HumanTask]
     _instance: engine.Instance | None = None
+    acting_for: int | None = None  # the candidate a proxy (代理) acts for, when not a candidate itself
 
     @property
     def instance(self) -> engine.Instance:
@@ -222,32 +177,60 @@ def lock_case(case_id: int) -> Case:
     return case
 
 
-def begin_task(task_id: int, user: User) -> TaskContext:
-    """Lock the task's case and check that ``user`` may complete the open task ``task_id``."""
-    from app.services.access import task_candidate_clause
+def begin_task(task_id: int, user: User, *, for_completion: bool = True) -> TaskContext:
+    """Lock the task's case and check that ``user`` may complete the open task ``task_id``.
 
-    case = db.session.scalar(
+    ``for_completion=False`` (approval operations on the task) skips the checks that only block
+    completing it: a delegation in progress (委派) and co-signers still to approve (加签).
+    """
+    lock, rows_of_case = _begin_statements()
+    case = db.session.scalar(lock, {"begin_task_id": task_id})
+    if case is None:
+        raise NotFound("任务不存在")
+    rows = db.session.execute(
+        rows_of_case, {"begin_task_id": task_id, "begin_case_id": case.id, **access.candidate_params(user)}
+    ).all()
+    found = next(((t, may, pp) for t, may, pp in rows if t.id == task_id), None)
+    if found is None:
+        raise NotFound("任务不存在")
+    task, may, principal = found
+    if not may and principal is None:
+        raise Forbidden("您无权办理此任务")
+    if task.status != "open":
+        raise Conflict("该任务已办理，请刷新待办列表")
+    open_tasks = [t for t, _, _ in rows if t.status == "open"]
+    if for_completion:
+        _check_completable(task, user, open_tasks)
+    return TaskContext(case=case, task=task, user=user, open_tasks=open_tasks, acting_for=None if may else principal)
+
+
+@lru_cache(maxsize=1)
+def _begin_statements() -> tuple[Select[Case], Select[Any]]:
+    """begin_task's two statements, built once (building SQL expressions costs more than running them)."""
+    task_id, case_id = bindparam("begin_task_id", type_=Integer), bindparam("begin_case_id", type_=Integer)
+    lock = (
         select(Case)
         .where(Case.id == select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery())
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if case is None:
-        raise NotFound("任务不存在")
-    rows = db.session.execute(
-        select(HumanTask, task_candidate_clause(user).label("may"))
-        .where(HumanTask.case_id == case.id, (HumanTask.status == "open") | (HumanTask.id == task_id))
+    may, principal = access.bound_candidate_columns()
+    rows = (
+        select(HumanTask, may.label("may"), principal.label("pp"))
+        .where(HumanTask.case_id == case_id, (HumanTask.status == "open") | (HumanTask.id == task_id))
         .execution_options(populate_existing=True)
-    ).all()
-    found = next(((t, may) for t, may in rows if t.id == task_id), None)
-    if found is None:
-        raise NotFound("任务不存在")
-    task, may = found
-    if not may:
-        raise Forbidden("您无权办理此任务")
-    if task.status != "open":
-        raise Conflict("该任务已办理，请刷新待办列表")
-    return TaskContext(case=case, task=task, user=user, open_tasks=[t for t, _ in rows if t.status == "open"])
+    )
+    return lock, rows
+
+
+def _check_completable(task: HumanTask, user: User, open_tasks: list[HumanTask]) -> None:
+    if task.delegated_to_id is not None:
+        if task.delegated_to_id == user.id:
+            raise Conflict("该任务是委派给您协助处理的，请填写处理意见后“处理完毕交回”，由原办理人提交")
+        name = task.delegated_to.display_name if task.delegated_to else "他人"
+        raise Conflict(f"该任务已委派给 {name} 处理，待其处理完毕交回后方可提交")
+    if any(t.kind == "cosign" and t.parent_task_id == task.id for t in open_tasks):
+        raise Conflict("加签人尚未全部审批，暂不能提交")
 
 
 def finish_task(
@@ -258,36 +241,53 @@ def finish_task(
     comment: str | None = None,
     event_data: dict[str, Any] | None = None,
 ) -> Case:
-    """Complete the locked task in the engine with ``data`` and persist everything."""
+    """Complete the locked task in the engine with ``data`` and persist everything.
+
+    A row of a countersign step (会签) that approves while other rows are still open only records
+    its approval; the last approval (or any return) completes the step in the engine.
+    """
+    task = ctx.task
+    extra = _event_extra.get()
+    if extra or ctx.acting_for is not None:
+        event_data = _event_data(ctx, event_data, extra)
+    if task.kind == "countersign" and outcome not in NEGATIVE_OUTCOMES:
+        pending = [t for t in ctx.open_tasks
+                   if t.kind == "countersign" and t.spiff_task_id == task.spiff_task_id and t.id != task.id]
+        if pending:
+            return _countersign_partial(ctx, outcome, comment, event_data, len(pending))
+    if task.kind == "cosign":
+        raise Conflict("加签任务请选择同意或退回")
     try:
-        ctx.instance.complete(ctx.task.spiff_task_id, data)
+        ctx.instance.complete(task.spiff_task_id, data)
     except engine.EngineError as exc:
         raise Conflict(f"任务状态已变化: {exc}") from exc
     now = clock.now()
-    _close_tasks([ctx.task], "completed", now, completed_by_id=ctx.user.id, outcome=outcome)
-    _record_fast(ctx.case, outcome, user_id=ctx.user.id, task_id=ctx.task.id, step=ctx.task.name,
+    _close_tasks([task], "completed", now, completed_by_id=ctx.user.id, outcome=outcome, acting_for_id=ctx.acting_for)
+    _record_fast(ctx.case, outcome, user_id=ctx.user.id, task_id=task.id, step=task.name,
                  comment=comment, data=event_data, now=now)
-    _sync(ctx.case, ctx.instance, open_tasks=[t for t in ctx.open_tasks if t.id != ctx.task.id])
+    _sync(ctx.case, ctx.instance, open_tasks=[t for t in ctx.open_tasks if t.id != task.id])
     return ctx.case
 
 
-def _close_tasks(
-    tasks: list[HumanTask], status: str, now: dt.datetime, *, completed_by_id: int | None = None,
-    outcome: str | None = None,
-) -> None:
-    """Mark open task rows completed/cancelled with one UPDATE; keeps the loaded objects in step."""
-    if not tasks:
-        return
-    values = {"status": status, "completed_at": now}
-    if completed_by_id is not None:
-        values.update(completed_by_id=completed_by_id, outcome=outcome)
-    db.session.execute(
-        update(_task_table).where(_task_table.c.id.in_([t.id for t in tasks]), _task_table.c.status == "open")
-        .values(**values)
-    )
-    for task in tasks:
-        for key, value in values.items():
-            set_committed_value(task, key, value)
+def _event_data(ctx: TaskContext, data: dict[str, Any] | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+    merged = {**(data or {}), **(extra or {})}
+    if ctx.acting_for is not None:
+        principal = db.session.get(User, ctx.acting_for)
+        merged.update(on_behalf_of=ctx.acting_for, on_behalf_of_name=principal.display_name if principal else "")
+    return merged
+
+
+def _countersign_partial(
+    ctx: TaskContext, outcome: str, comment: str | None, event_data: dict[str, Any] | None, pending: int
+) -> Case:
+    now = clock.now()
+    _close_tasks([ctx.task], "completed", now, completed_by_id=ctx.user.id, outcome=outcome,
+                 acting_for_id=ctx.acting_for)
+    data = {**(event_data or {}), "countersign_pending": pending}
+    _record_fast(ctx.case, outcome, user_id=ctx.user.id, task_id=ctx.task.id, step=ctx.task.name,
+                 comment=comment, data=data, now=now)
+    touch(ctx.case)
+    return ctx.case
 
 
 def send_message(
@@ -326,90 +326,7 @@ def message_state(case: Case, message: str) -> str:
     return "waiting" if message in instance.waiting_messages() else "busy"
 
 
-# --------------------------------------------------------------------------- persistence
-
-
-def _sync(case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | None = None) -> None:
-    """Mirror READY user tasks and waiting timers; store the state; bump the version.
-
-    The hot path of every step: a few Core statements (close stale rows, insert new ones,
-    one versioned UPDATE of the case) instead of a unit-of-work flush.
-    """
-    now = clock.now()
-    if case in db.session.dirty or db.session.new:
-        db.session.flush()  # domain rows and any ORM change to the case go first
-    if open_tasks is None:
-        open_tasks = list(
-            db.session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open"))
-        )
-    ready = instance.ready_user_tasks()
-    ready_ids = {t.id for t in ready}
-    known = {t.spiff_task_id for t in open_tasks}
-    _close_tasks([t for t in open_tasks if t.spiff_task_id not in ready_ids], "cancelled", now)
-    new_rows = []
-    for view in ready:
-        if view.id in known:
-            continue
-        if not view.lane:
-            raise DomainError(f"流程步骤 {view.name} 没有泳道(角色)，无法分派")
-        due = parse_duration(view.properties.get("due"))
-        assignee_var = view.properties.get("assignee")
-        assignee = instance.task_data(view.id).get(assignee_var) if assignee_var else None
-        if assignee_var and not isinstance(assignee, int):
-            raise DomainError(f"流程步骤 {view.name} 的办理人变量 {assignee_var} 未设置")
-        new_rows.append({
-            "case_id": case.id, "spiff_task_id": view.id, "step": view.step, "name": view.name,
-            "role": view.lane, "unit_id": case.unit_id, "assignee_id": assignee,
-            "form_key": view.properties.get("form"), "status": "open", "created_at": now,
-            "due_at": now + due if due else None, "completed_at": None, "completed_by_id": None, "outcome": None,
-        })
-    if new_rows:
-        db.session.execute(_TASK_INSERT, new_rows)
-    has_timers = _sync_timers(case, instance)
-    state = instance.dumps()
-    values: dict[str, Any] = {
-        "state": state,
-        "serializer_version": engine.SERIALIZER_VERSION,
-        "current_step": "、".join(v.name for v in ready)[:200] or None,
-        "has_pending_timers": has_timers,
-        "lock_version": case.lock_version + 1,
-    }
-    ended = instance.completed and case.status == "running"
-    if ended:
-        values.update(status="completed", completed_at=now)
-    result = db.session.execute(
-        update(_case_table)
-        .where(_case_table.c.id == case.id, _case_table.c.lock_version == case.lock_version)
-        .values(**values)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("案件已被他人更新，请刷新后重试")
-    for key, value in values.items():
-        set_committed_value(case, key, value)
-    if ended:
-        _record_fast(case, "end", user_id=None, task_id=None, step="流程结束", now=now)
-    if not instance.completed:
-        _instances.put(case.id, state, instance)
-    try:
-        db.session.flush()
-    except StaleDataError as exc:
-        raise Conflict("案件已被他人更新，请刷新后重试") from exc
-
-
-def _sync_timers(case: Case, instance: engine.Instance) -> bool:
-    """Register, re-time or cancel Timer rows; returns whether the case waits on a timer."""
-    waiting = {t.id: t for t in instance.waiting_timers()}
-    pending: list[Timer] = []
-    if waiting or case.has_pending_timers:
-        pending = list(db.session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "pending")))
-    for timer in pending:
-        if timer.spiff_task_id not in waiting:
-            timer.status = "cancelled"
-        else:
-            timer.due_at = waiting.pop(timer.spiff_task_id).due_at
-    for view in waiting.values():
-        db.session.add(Timer(case_id=case.id, spiff_task_id=view.id, step=view.step, due_at=view.due_at))
-    return bool(waiting) or any(t.status == "pending" for t in pending)
+# --------------------------------------------------------------------------- timers
 
 
 def due_timers(limit: int = 100) -> list[tuple[int, int]]:

@@ -1,18 +1,35 @@
-"""Inbox queries: 待办 (open tasks I may do), 已办 (tasks I completed), 我发起的 (cases I started)."""
+"""Inbox queries: 待办 (open tasks I may do), 已办 (tasks I completed), 我发起的 (cases I started).
+
+Every list is ONE statement (the cases' serialised workflow state is never loaded): the page
+of rows with the total as an uncorrelated scalar subquery (evaluated once by PostgreSQL and
+SQLite); only a page past the end costs a second COUNT. The 待办 list takes a ``TaskFilter``
+(search, cycle, unit, process, step, overdue, received date range, sort key and direction),
+built from query arguments by ``TaskFilter.from_args``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import contains_eager, defer
 
 from app import clock
+from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Case, HumanTask, User
+from app.models import Case, Cycle, HumanTask, ProcessDefinition, Unit, User
+from app.models.notification import Notification
 from app.services.access import task_candidate_clause
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000
+SORTS = {"received": "接收时间", "due": "办理期限", "unit": "单位", "step": "环节"}
+ORDERS = ("asc", "desc")
+MAX_QUERY = 100
+_ID_MAX = 2**31 - 1
 
 
 @dataclass
@@ -27,57 +44,297 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _todo_query(user: User) -> Select:
-    return select(HumanTask).where(HumanTask.status == "open", task_candidate_clause(user))
+class BadFilter(ValidationFailed):
+    """A query argument of a list is malformed (400, with the offending ``fields``)."""
+
+    status = 400
 
 
-def todo(user: User, page: int = 1, per_page: int = PAGE_SIZE, overdue_only: bool = False) -> Page:
-    query = _todo_query(user)
+@dataclass(frozen=True)
+class TaskFilter:
+    """Search and filters of the 待办 list; every field optional. Dates are China-local calendar days."""
+
+    q: str = ""
+    cycle_id: int | None = None
+    unit_id: int | None = None
+    process: str = ""
+    step: str = ""
+    overdue: bool = False
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+    sort: str = "due"
+    order: str = "asc"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> TaskFilter:
+        """Parse query arguments (``q cycle_id unit_id process step overdue received_from received_to
+        sort order``); raises ``BadFilter`` naming every malformed one."""
+        errors: dict[str, list[str]] = {}
+
+        def text(name: str, limit: int = MAX_QUERY) -> str:
+            value = str(args.get(name) or "").replace("\x00", "").strip()
+            if len(value) > limit:
+                errors[name] = [f"不能超过 {limit} 个字符"]
+                return ""
+            return value
+
+        def ident(name: str) -> int | None:
+            raw = str(args.get(name) or "").strip()
+            if not raw:
+                return None
+            if not raw.isdigit() or not 0 < int(raw) <= _ID_MAX:
+                errors[name] = ["应为正整数"]
+                return None
+            return int(raw)
+
+        def day(name: str) -> dt.date | None:
+            raw = str(args.get(name) or "").strip()
+            if not raw:
+                return None
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = ["日期格式应为 YYYY-MM-DD"]
+                return None
+
+        overdue_raw = str(args.get("overdue") or "").strip().lower()
+        if overdue_raw not in ("", "0", "1", "true", "false", "yes", "no"):
+            errors["overdue"] = ["应为 1 或 0"]
+        sort = str(args.get("sort") or "due").strip()
+        if sort not in SORTS:
+            errors["sort"] = [f"可选值：{'、'.join(SORTS)}"]
+        order = str(args.get("order") or "").strip().lower()
+        if order and order not in ORDERS:
+            errors["order"] = ["可选值：asc、desc"]
+        built = cls(
+            q=text("q"),
+            cycle_id=ident("cycle_id"),
+            unit_id=ident("unit_id"),
+            process=text("process"),
+            step=text("step"),
+            overdue=overdue_raw in ("1", "true", "yes"),
+            received_from=day("received_from"),
+            received_to=day("received_to"),
+            sort=sort if sort in SORTS else "due",
+            order=order if order in ORDERS else ("desc" if sort == "received" else "asc"),
+        )
+        if built.received_from and built.received_to and built.received_from > built.received_to:
+            errors["received_to"] = ["结束日期不能早于开始日期"]
+        if errors:
+            raise BadFilter("查询参数有误", errors)
+        return built
+
+    def args(self) -> dict[str, Any]:
+        """The non-default arguments (for links that keep the filter)."""
+        out: dict[str, Any] = {}
+        for key in ("q", "cycle_id", "unit_id", "process", "step"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.overdue:
+            out["overdue"] = 1
+        for key in ("received_from", "received_to"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value.isoformat()
+        if self.sort != "due" or self.order != "asc":
+            out["sort"], out["order"] = self.sort, self.order
+        return out
+
+    def sorted_by(self, sort: str) -> TaskFilter:
+        """This filter sorted by ``sort``; toggles the direction when it already is."""
+        if sort == self.sort:
+            return replace(self, order="desc" if self.order == "asc" else "asc")
+        return replace(self, sort=sort, order="desc" if sort == "received" else "asc")
+
+    @property
+    def active(self) -> bool:
+        return any((self.q, self.cycle_id, self.unit_id, self.process, self.step, self.received_from,
+                    self.received_to))
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    local = dt.datetime.combine(day, dt.time(), tzinfo=clock.CST)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(user: User, flt: TaskFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [HumanTask.status == "open", task_candidate_clause(user)]
+    if flt.q:
+        pattern = _like(flt.q)
+        where.append(
+            or_(
+                Case.title.ilike(pattern, escape="\\"),
+                Unit.name.ilike(pattern, escape="\\"),
+                HumanTask.name.ilike(pattern, escape="\\"),
+            )
+        )
+    if flt.cycle_id:
+        where.append(Case.cycle_id == flt.cycle_id)
+    if flt.unit_id:
+        where.append(HumanTask.unit_id == flt.unit_id)
+    if flt.process:
+        where.append(Case.process_key == flt.process)
+    if flt.step:
+        where.append(HumanTask.step == flt.step)
+    if flt.overdue:
+        where.append(HumanTask.due_at < clock.now())
+    if flt.received_from:
+        where.append(HumanTask.created_at >= _local_midnight(flt.received_from))
+    if flt.received_to:
+        where.append(HumanTask.created_at < _local_midnight(flt.received_to + dt.timedelta(days=1)))
+    return where
+
+
+def _ordering(flt: TaskFilter) -> list[Any]:
+    desc = flt.order == "desc"
+    key = {"received": HumanTask.created_at, "due": HumanTask.due_at, "unit": Unit.name, "step": HumanTask.name}[
+        flt.sort
+    ]
+    first = key.desc() if desc else key.asc()
+    tie = HumanTask.id.desc() if desc else HumanTask.id.asc()
+    if flt.sort == "due":
+        return [HumanTask.due_at.is_(None), first, tie]  # tasks without a deadline last either way
+    return [first, tie]
+
+
+def paged(query: Select, count: Select, page: int, per_page: int, *, limited: bool = False) -> Page:
+    """Run ``query`` (entity first) with the total of ``count`` in the same statement.
+
+    ``limited``: ``query`` already selects just the page (see ``todo``); else LIMIT/OFFSET here.
+    """
+    page = min(max(1, page), MAX_PAGE)
+    total = count.correlate(None).scalar_subquery().label("total")
+    statement = query.add_columns(total)
+    if not limited:
+        statement = statement.limit(per_page).offset((page - 1) * per_page)
+    rows = db.session.execute(statement).all()
+    if rows:
+        return Page([row[0] for row in rows], int(rows[0][-1]), page, per_page)
+    return Page([], int(db.session.scalar(count) or 0), page, per_page)
+
+
+def todo(
+    user: User,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    overdue_only: bool = False,
+    flt: TaskFilter | None = None,
+) -> Page:
+    """Open tasks ``user`` may work on, filtered and sorted by ``flt`` (default: by deadline).
+
+    The page is chosen on ``human_task`` alone (joined to case and unit only when the filter or
+    the sort needs them), then only its rows are joined to their case and unit; the total counts
+    the same filter.
+    """
+    flt = flt or TaskFilter()
     if overdue_only:
-        query = query.where(HumanTask.due_at < clock.now())
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.join(HumanTask.case)
-        .join(HumanTask.unit)
-        .options(contains_eager(HumanTask.case), contains_eager(HumanTask.unit))
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        flt = replace(flt, overdue=True)
+    page = min(max(1, page), MAX_PAGE)
+    where = _conditions(user, flt)
+    ordering = _ordering(flt)
+
+    def filtered(columns: Any) -> Select:
+        query = select(columns).select_from(HumanTask)
+        if flt.q or flt.cycle_id or flt.process or flt.sort == "unit":
+            query = query.join(Case, Case.id == HumanTask.case_id).join(Unit, Unit.id == HumanTask.unit_id)
+        return query.where(*where)
+
+    chosen = filtered(HumanTask.id).order_by(*ordering).limit(per_page).offset((page - 1) * per_page).subquery()
+    query = (
+        select(HumanTask)
+        .join(chosen, chosen.c.id == HumanTask.id)
+        .join(Case, Case.id == HumanTask.case_id)
+        .join(Unit, Unit.id == HumanTask.unit_id)
+        .options(contains_eager(HumanTask.case).defer(Case.state), contains_eager(HumanTask.unit))
+        .order_by(*ordering)
+    )
+    return paged(query, filtered(func.count()), page, per_page, limited=True)
+
+
+@dataclass
+class Facets:
+    """The choices of the 待办 filter, drawn from the user's own open tasks."""
+
+    cycles: list[tuple[int, str]] = field(default_factory=list)
+    units: list[tuple[int, str]] = field(default_factory=list)
+    processes: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)
+
+
+def facets(user: User) -> Facets:
+    """Distinct cycles, units, processes and steps of the user's open tasks (one query)."""
+    rows = db.session.execute(
+        select(
+            Case.cycle_id, Cycle.title, HumanTask.unit_id, Unit.name, Case.process_key, ProcessDefinition.name,
+            HumanTask.step, HumanTask.name,
+        )
+        .select_from(HumanTask)
+        .join(Case, Case.id == HumanTask.case_id)
+        .join(Unit, Unit.id == HumanTask.unit_id)
+        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+        .outerjoin(Cycle, Cycle.id == Case.cycle_id)
+        .where(HumanTask.status == "open", task_candidate_clause(user))
+        .distinct()
     ).all()
-    return Page(list(rows), total, page, per_page)
+    cycles: dict[int, str] = {}
+    units: dict[int, str] = {}
+    processes: dict[str, str] = {}
+    steps: dict[str, str] = {}
+    for cycle_id, cycle_title, unit_id, unit_name, process_key, process_name, step, step_name in rows:
+        if cycle_id is not None:
+            cycles[cycle_id] = cycle_title or str(cycle_id)
+        units[unit_id] = unit_name
+        processes[process_key] = process_name or process_key
+        steps.setdefault(step, step_name)
+    return Facets(
+        cycles=sorted(cycles.items(), key=lambda item: item[1], reverse=True),
+        units=sorted(units.items(), key=lambda item: item[1]),
+        processes=sorted(processes.items(), key=lambda item: item[1]),
+        steps=sorted(steps.items(), key=lambda item: item[1]),
+    )
 
 
 def done(user: User, page: int = 1, per_page: int = PAGE_SIZE) -> Page:
-    query = select(HumanTask).where(HumanTask.completed_by_id == user.id, HumanTask.status == "completed")
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.join(HumanTask.case)
+    where = (HumanTask.completed_by_id == user.id, HumanTask.status == "completed")
+    query = (
+        select(HumanTask)
+        .join(HumanTask.case)
         .join(HumanTask.unit)
-        .options(contains_eager(HumanTask.case), contains_eager(HumanTask.unit))
+        .options(contains_eager(HumanTask.case).defer(Case.state), contains_eager(HumanTask.unit))
+        .where(*where)
         .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(rows), total, page, per_page)
+    )
+    return paged(query, select(func.count()).select_from(HumanTask).where(*where), page, per_page)
 
 
 def started(user: User, page: int = 1, per_page: int = PAGE_SIZE) -> Page:
-    query = select(Case).where(Case.started_by_id == user.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.join(Case.unit)
-        .options(contains_eager(Case.unit))
+    query = (
+        select(Case)
+        .join(Case.unit)
+        .options(contains_eager(Case.unit), defer(Case.state))
+        .where(Case.started_by_id == user.id)
         .order_by(Case.started_at.desc(), Case.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(rows), total, page, per_page)
+    )
+    count = select(func.count()).select_from(Case).where(Case.started_by_id == user.id)
+    return paged(query, count, page, per_page)
 
 
 def counts(user: User) -> dict[str, int]:
+    """待办 total, overdue and unread notifications — one statement (runs on every page)."""
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
     row = db.session.execute(
-        select(func.count(), func.count().filter(HumanTask.due_at < clock.now())).where(
+        select(func.count(), func.count().filter(HumanTask.due_at < clock.now()), unread).where(
             HumanTask.status == "open", task_candidate_clause(user)
         )
     ).one()
-    return {"todo": row[0], "overdue": row[1]}
+    return {"todo": row[0], "overdue": row[1], "unread": int(row[2] or 0)}

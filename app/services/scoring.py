@@ -110,12 +110,13 @@ def rank_group(units: Sequence[UnitInput], settings: Mapping[str, Any]) -> list[
     for unit in units:
         value, parts = total(unit, settings)
         scored.append((unit, value, parts, veto_on and unit.veto))
-    # rule 2: non-vetoed first by total desc, then vetoed by total desc; ties share a rank
+    # rule 2: non-vetoed first by total desc, then vetoed by total desc; ties share a rank. A vetoed
+    # unit is "ranked last" (domain.md), so it never shares a rank with a non-vetoed one.
     scored.sort(key=lambda item: (item[3], -item[1], item[0].code))
     ranks: list[int] = []
-    for position, (_, value, _, _) in enumerate(scored, start=1):
+    for position, (_, value, _, vetoed) in enumerate(scored, start=1):
         previous = scored[position - 2] if position > 1 else None
-        if previous is not None and previous[1] == value:
+        if previous is not None and previous[1] == value and previous[3] == vetoed:
             ranks.append(ranks[-1])
         else:
             ranks.append(position)

@@ -71,3 +71,28 @@ def satisfaction_of(cycle_id: int, unit_id: int, round: str = "year_end") -> Dec
         .limit(1)
     )
     return Decimal(rate) if rate is not None else None
+
+
+def record_many(
+    cycle: Cycle, rates: dict[int, Decimal], *, actor: User | None, source: str = "manual", respondents: int = 0,
+    round: str = "year_end",
+) -> int:
+    """Record the rates of many units at once (unit id → percent), e.g. the office's entry page."""
+    if round not in ROUNDS:
+        raise ValidationFailed("评价轮次无效", {"round": ["评价轮次无效"]})
+    errors = {
+        f"rate-{uid}": ["满意率应在 0 到 100 之间，最多两位小数"]
+        for uid, rate in rates.items()
+        if not isinstance(rate, Decimal) or not rate.is_finite() or rate < 0 or rate > 100
+        or rate.as_tuple().exponent < -2  # type: ignore[operator]
+    }
+    if errors:
+        raise ValidationFailed("满意率应在 0 到 100 之间，最多两位小数", errors)
+    now = clock.now()
+    db.session.add_all(
+        SocialEvaluation(cycle_id=cycle.id, unit_id=uid, round=round, satisfaction=rate, respondents=respondents,
+                         source=source, recorded_by_id=actor.id if actor else None, recorded_at=now)
+        for uid, rate in rates.items()
+    )
+    db.session.flush()
+    return len(rates)

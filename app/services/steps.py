@@ -60,20 +60,37 @@ def register(form_key: str, describe: Describe) -> Callable[[Submit], Submit]:
 
 
 # Modules whose import registers step handlers (one per process family).
-HANDLER_MODULES = ("app.services.assessment", "app.services.negotiation", "app.services.letters")
+HANDLER_MODULES = (
+    "app.services.assessment", "app.services.negotiation", "app.services.letters", "app.services.generic_steps",
+    # supervision (step 4)
+    "app.services.rectification", "app.services.deduction_appeals", "app.services.reports", "app.services.midyear",
+    "app.services.cadres",
+    "app.services.operations",  # ops.cosign (加签)
+)
+
+
+_loaded = False
 
 
 def _load_handlers() -> None:
+    """Import every handler module once (a module that registered on its own import is not enough)."""
+    global _loaded
+    if _loaded:
+        return
     import importlib
 
     for name in HANDLER_MODULES:
         importlib.import_module(name)
+    _loaded = True
 
 
 def handler_for(task: HumanTask) -> StepHandler:
-    if not _REGISTRY:
-        _load_handlers()
+    _load_handlers()
     handler = _REGISTRY.get(task.form_key or "")
+    if handler is None:  # processes deployed without code: a form from the task's JSON schema
+        from app.services import generic_steps
+
+        handler = generic_steps.handler_for(task)
     if handler is None:
         raise NotFound(f"步骤 {task.name} 没有可用的表单 ({task.form_key})")
     return handler

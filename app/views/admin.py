@@ -228,4 +228,4 @@ def group_edit(group_id: int) -> Response | str:
     return render_template("admin/group.html", group=group, form=form, members=members)
 
 
-from app.views import admin_users  # noqa: E402,F401  (registers the user routes on ``bp``)
+from app.views import admin_users, admin_workflows  # noqa: E402,F401  (register the user and process routes on ``bp``)

@@ -1,4 +1,9 @@
-"""JSON API v1: tokens, the to-do list, task details/completion, case summary and history.
+"""JSON API v1: errors, authentication, tokens; the inbox (待办 with search/filters/sorting, 已办,
+我发起的, counts); task details/completion; cases and their history.
+
+Read endpoints over cycles, targets, results, ledgers, letters and notifications are in
+``api_read`` (same blueprint); approval operations in ``api_ops`` when present. Every view is
+described by ``@api_doc.op`` — the OpenAPI document at ``/api/v1/openapi.json`` is built from that.
 
 Authentication is the session cookie (browser clients) or ``Authorization: Bearer <token>``
 (issued by ``POST /api/v1/auth/token``). The blueprint is exempt from the global CSRF check;
@@ -10,6 +15,8 @@ Every error has the body ``{"error": {"code": int, "message": str, "fields"?: {.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import importlib.util
 import json
 from typing import Any
 
@@ -17,6 +24,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
@@ -24,15 +32,16 @@ from app import clock
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import csrf, db
 from app.models import ApiToken, Case, CaseEvent, HumanTask, User
-from app.services import access, auth, cases, inbox, steps
+from app.services import access, auth, cases, inbox, queries, steps
 from app.services.steps import FieldSpec
 from app.views import api_schema as schema
+from app.views.api_doc import ID, PAGING, op, query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 MAX_PER_PAGE = 100
-_PUBLIC_ENDPOINTS = {"api.issue_token"}
+_PUBLIC_ENDPOINTS = {"api.issue_token", "api.openapi"}
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -69,6 +78,13 @@ def _http_error(exc: HTTPException) -> Response:
     if isinstance(exc, CSRFError):
         return error_response(400, f"CSRF 校验失败，请在请求头 X-CSRFToken 中提供有效令牌（{exc.description}）")
     return error_response(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(DataError)
+def _data_error(exc: DataError) -> Response:
+    """A value the database cannot represent (out of range, NUL byte): the request was malformed."""
+    db.session.rollback()
+    return error_response(400, "参数值超出范围或含有非法字符")
 
 
 def _bearer_token() -> str | None:
@@ -138,6 +154,27 @@ def _int_arg(name: str, default: int, *, low: int, high: int | None = None) -> i
     return min(high, value) if high is not None else value
 
 
+def _paging() -> dict[str, int]:
+    return {
+        "page": _int_arg("page", 1, low=1, high=inbox.MAX_PAGE),
+        "per_page": _int_arg("per_page", inbox.PAGE_SIZE, low=1, high=MAX_PER_PAGE),
+    }
+
+
+def _text_arg(name: str, limit: int = 100) -> str:
+    value = request.args.get(name, "")
+    if "\x00" in value or len(value) > limit:
+        raise BadRequest(f"参数 {name} 无效")
+    return value.strip()
+
+
+def _id_arg(name: str) -> int | None:
+    value = _int_arg(name, 0, low=0)
+    if value > 2**31 - 1:
+        raise BadRequest(f"参数 {name} 超出范围")
+    return value or None
+
+
 def _open_tasks(case_id: int) -> list[HumanTask]:
     return list(
         db.session.scalars(
@@ -168,13 +205,15 @@ def _visible_case(case_id: int, user: User) -> Case:
 
 
 @bp.post("/auth/token")
+@op("签发访问令牌", tag="auth", body="TokenRequest", response="Token", errors=(422,), public=True,
+    description="用户名密码错误、账号锁定时返回 401；令牌有效期见 expires_at。")
 def issue_token() -> Response:
     body = _json_object()
     username, password = body.get("username"), body.get("password")
     fields: dict[str, list[str]] = {}
-    if not isinstance(username, str) or not username.strip():
+    if not isinstance(username, str) or not username.strip() or "\x00" in username or len(username) > 64:
         fields["username"] = ["请填写用户名"]
-    if not isinstance(password, str) or not password:
+    if not isinstance(password, str) or not password or "\x00" in password:
         fields["password"] = ["请填写密码"]
     if fields:
         raise ValidationFailed("请填写用户名和密码", fields)
@@ -193,12 +232,14 @@ def issue_token() -> Response:
 
 
 @bp.get("/auth/csrf")
+@op("会话方式调用时的 CSRF 令牌", tag="auth", response="CsrfToken")
 def csrf_token() -> Response:
     """A CSRF token for browser clients using the session cookie (send it as X-CSRFToken)."""
     return jsonify({"csrf_token": generate_csrf()})
 
 
 @bp.get("/me")
+@op("当前用户及其角色", tag="auth", response="Me")
 def me() -> Response:
     user = _user()
     return jsonify(
@@ -216,23 +257,51 @@ def me() -> Response:
 # --------------------------------------------------------------------------- tasks
 
 
+TASK_FILTERS = (
+    query("q", description="搜索：案件标题、单位名称或环节名称（包含即匹配）", maxLength=100),
+    query("cycle_id", "integer", "考核年度 id"),
+    query("unit_id", "integer", "单位 id"),
+    query("process", description="流程标识（如 assessment）", maxLength=100),
+    query("step", description="环节标识（BPMN 任务 id）", maxLength=100),
+    query("overdue", description="1 只看逾期", enum=["", "0", "1", "true", "false", "yes", "no"]),
+    query("received_from", "date", "接收日期起（中国时间，含当日）"),
+    query("received_to", "date", "接收日期止（中国时间，含当日）"),
+    query("sort", description="排序：received 接收时间、due 办理期限、unit 单位、step 环节", enum=list(inbox.SORTS)),
+    query("order", description="asc 升序 / desc 降序（默认：接收时间降序，其余升序）", enum=["asc", "desc"]),
+)
+
+
 @bp.get("/tasks")
+@op("待办列表（搜索、筛选、排序、分页）", tag="inbox", response="TaskPage", params=TASK_FILTERS + PAGING,
+    description="当前用户可办理的任务；参数有误时返回 400，fields 列出各参数的问题。")
 def list_tasks() -> Response:
-    page = _int_arg("page", 1, low=1)
-    per_page = _int_arg("per_page", inbox.PAGE_SIZE, low=1, high=MAX_PER_PAGE)
-    overdue_only = request.args.get("overdue", "").lower() in ("1", "true", "yes")
-    result = inbox.todo(_user(), page=page, per_page=per_page, overdue_only=overdue_only)
-    return jsonify(
-        {
-            "items": [schema.task_summary(t) for t in result.items],
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
-        }
-    )
+    paging = _paging()
+    flt = inbox.TaskFilter.from_args(request.args)
+    result = inbox.todo(_user(), paging["page"], paging["per_page"], flt=flt)
+    return jsonify(schema.page(result, schema.task_summary))
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get("/tasks/facets")
+@op("待办筛选项（本人待办涉及的年度、单位、流程、环节）", tag="inbox", response="Facets")
+def task_facets() -> Response:
+    return jsonify(schema.facets(inbox.facets(_user())))
+
+
+@bp.get("/tasks/done")
+@op("已办列表", tag="inbox", response="DoneTaskPage", params=PAGING)
+def list_done() -> Response:
+    paging = _paging()
+    return jsonify(schema.page(inbox.done(_user(), paging["page"], paging["per_page"]), schema.done_task))
+
+
+@bp.get("/inbox/counts")
+@op("待办数、逾期数、未读消息数", tag="inbox", response="Counts")
+def counts() -> Response:
+    return jsonify(inbox.counts(_user()))
+
+
+@bp.get(f"/tasks/<{ID}:task_id>")
+@op("任务详情（含应提交的字段说明）", tag="tasks", response="TaskDetail")
 def get_task(task_id: int) -> Response:
     task = _visible_task(task_id, _user())
     fields: list[FieldSpec]
@@ -243,7 +312,9 @@ def get_task(task_id: int) -> Response:
     return jsonify(schema.task_detail(task, fields))
 
 
-@bp.post("/tasks/<int:task_id>/complete")
+@bp.post(f"/tasks/<{ID}:task_id>/complete")
+@op("办理任务（提交步骤数据）", tag="tasks", body="CompleteRequest", response="CompleteResult",
+    errors=(403, 409, 422), description="非候选人 403，已办理 409，数据不合规 422（fields 列出字段错误）。")
 def complete_task(task_id: int) -> Response:
     body = _json_object()
     data = body.get("data")
@@ -270,13 +341,40 @@ def complete_task(task_id: int) -> Response:
 # --------------------------------------------------------------------------- cases
 
 
-@bp.get("/cases/<int:case_id>")
+CASE_FILTERS = (
+    query("cycle_id", "integer", "考核年度 id"),
+    query("unit_id", "integer", "单位 id"),
+    query("process", description="流程标识", maxLength=100),
+    query("status", description="running 进行中 / completed 已完成 / cancelled 已撤销", maxLength=20),
+)
+
+
+@bp.get("/cases")
+@op("可查看的案件列表", tag="cases", response="CasePage", params=CASE_FILTERS + PAGING)
+def list_cases() -> Response:
+    result = queries.cases_page(
+        _user(), cycle_id=_id_arg("cycle_id"), unit_id=_id_arg("unit_id"), process=_text_arg("process"),
+        status=_text_arg("status", 20), **_paging(),
+    )
+    return jsonify(schema.page(result, schema.case_item))
+
+
+@bp.get("/cases/started")
+@op("我发起的案件", tag="inbox", response="CasePage", params=PAGING)
+def list_started() -> Response:
+    paging = _paging()
+    return jsonify(schema.page(inbox.started(_user(), paging["page"], paging["per_page"]), schema.case_item))
+
+
+@bp.get(f"/cases/<{ID}:case_id>")
+@op("案件概要（含当前待办环节）", tag="cases", response="CaseSummary")
 def get_case(case_id: int) -> Response:
     case = _visible_case(case_id, _user())
     return jsonify(schema.case_summary(case, _open_tasks(case.id)))
 
 
-@bp.get("/cases/<int:case_id>/history")
+@bp.get(f"/cases/<{ID}:case_id>/history")
+@op("案件办理记录（痕迹）", tag="cases", response="CaseHistory")
 def case_history(case_id: int) -> Response:
     case = _visible_case(case_id, _user())
     events = db.session.scalars(
@@ -286,3 +384,9 @@ def case_history(case_id: int) -> Response:
         .order_by(CaseEvent.id)
     )
     return jsonify({"items": [schema.event(e) for e in events]})
+
+
+from app.views import api_read as _api_read  # noqa: E402,F401  (cycles, targets, results, letters, notifications)
+
+if importlib.util.find_spec("app.views.api_ops") is not None:  # approval operations (built in parallel)
+    importlib.import_module("app.views.api_ops")

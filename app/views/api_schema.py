@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from app.models import Case, CaseEvent, HumanTask, Unit, User
+from app.models.notification import KINDS, Notification
 from app.models.user import ROLES
 from app.services.steps import FieldSpec
 
@@ -66,7 +67,8 @@ def next_task(task: HumanTask) -> dict[str, Any]:
     return {"id": task.id, "name": task.name, "step": task.step, "role": task.role, "due_at": iso(task.due_at)}
 
 
-def case_summary(case: Case, open_tasks: list[HumanTask]) -> dict[str, Any]:
+def case_item(case: Case) -> dict[str, Any]:
+    """One row of a case list (``case.unit`` is expected to be loaded)."""
     return {
         "id": case.id,
         "title": case.title,
@@ -75,10 +77,62 @@ def case_summary(case: Case, open_tasks: list[HumanTask]) -> dict[str, Any]:
         "current_step": case.current_step,
         "unit": unit(case.unit),
         "cycle_id": case.cycle_id,
-        "started_by": user_ref(case.started_by),
         "started_at": iso(case.started_at),
         "completed_at": iso(case.completed_at),
-        "open_tasks": [next_task(t) for t in open_tasks],
+    }
+
+
+def case_summary(case: Case, open_tasks: list[HumanTask]) -> dict[str, Any]:
+    body = case_item(case)
+    body.update({"started_by": user_ref(case.started_by), "open_tasks": [next_task(t) for t in open_tasks]})
+    return body
+
+
+def done_task(task: HumanTask) -> dict[str, Any]:
+    body = task_summary(task)
+    body.update(
+        {
+            "status": task.status,
+            "outcome": task.outcome,
+            "completed_at": iso(task.completed_at),
+            "case_status": task.case.status,
+        }
+    )
+    return body
+
+
+def page(result: Any, serialize: Any, **extra: Any) -> dict[str, Any]:
+    """An ``inbox.Page`` as ``{"items", "total", "page", "per_page"}``."""
+    return {
+        "items": [serialize(item) for item in result.items],
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        **extra,
+    }
+
+
+def facets(value: Any) -> dict[str, Any]:
+    return {
+        "cycles": [{"id": i, "title": t} for i, t in value.cycles],
+        "units": [{"id": i, "name": n} for i, n in value.units],
+        "processes": [{"key": k, "name": n} for k, n in value.processes],
+        "steps": [{"key": k, "name": n} for k, n in value.steps],
+    }
+
+
+def notification(value: Notification) -> dict[str, Any]:
+    return {
+        "id": value.id,
+        "kind": value.kind,
+        "kind_label": KINDS.get(value.kind, value.kind),
+        "title": value.title,
+        "body": value.body,
+        "link": value.link,
+        "case_id": value.case_id,
+        "task_id": value.task_id,
+        "created_at": iso(value.created_at),
+        "read_at": iso(value.read_at),
     }
 
 

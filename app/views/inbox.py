@@ -68,9 +68,23 @@ def _keep(**extra: Any) -> dict[str, Any]:
 @bp.get("/tasks")
 @login_required
 def todo() -> str:
-    overdue = request.args.get("overdue") == "1"
-    page = inbox.todo(me(), overdue_only=overdue, **_page())
-    return render_template("inbox/todo.html", page=page, overdue=overdue, keep=_keep(overdue=1 if overdue else 0))
+    try:
+        flt = inbox.TaskFilter.from_args(request.args)
+    except inbox.BadFilter as exc:
+        for name, messages in exc.fields.items():
+            flash(f"筛选条件“{name}”{messages[0]}，已忽略", "error")
+        flt = inbox.TaskFilter()
+    paging = _page()
+    page = inbox.todo(me(), paging["page"], paging["per_page"], flt=flt)
+    return render_template(
+        "inbox/todo.html",
+        page=page,
+        flt=flt,
+        overdue=flt.overdue,
+        facets=inbox.facets(me()),
+        sorts=inbox.SORTS,
+        keep=_keep(**flt.args()),
+    )
 
 
 @bp.get("/tasks/done")
@@ -223,3 +237,4 @@ def evidence(file_id: int) -> Response:
 
 
 from app.views import inbox_cases as _inbox_cases  # noqa: E402,F401  (registers the case routes on this blueprint)
+from app.views import inbox_notify as _inbox_notify  # noqa: E402,F401  (the notifications pages)
