@@ -155,6 +155,15 @@ def test_proxy_sees_and_completes_within_the_window_and_history_names_both(count
     db.session.commit()
     assert [t.id for t in inbox.todo(clerk).items] == [review.id]
     assert cases.may_work_on(clerk, review) and access.can_view_case(clerk, review.case)
+    # only the principal's own tasks: not the finance bureau's review (another supervisor's scope)
+    elsewhere = start_assessment(county, county.other)
+    do(elsewhere, "self_assessment", county.users["other_officer"], self_assessment_data(elsewhere))
+    foreign = open_task(elsewhere, "supervisor_review")
+    assert [t.id for t in inbox.todo(clerk).items] == [review.id]
+    assert not cases.may_work_on(clerk, foreign) and not access.can_view_case(clerk, foreign.case)
+    with pytest.raises(Forbidden):
+        steps.submit(foreign, clerk, APPROVE)
+    db.session.rollback()
 
     submit(review, clerk, APPROVE)
     db.session.expire_all()

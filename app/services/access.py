@@ -70,10 +70,11 @@ def _principal(user_id: Any, now: Any) -> ScalarSelect[Any]:
 
 def _proxy_conditions(user_id: Any, now: Any) -> list[ColumnElement[bool]]:
     proxy, ra, uc = _PROXY, _PROXY_RA, _PROXY_UC
+    # explicit: two levels down, auto-correlation would not reach the outer human_task
     principal_in_scope = exists().where(
         ra.user_id == proxy.user_id, ra.role == HumanTask.role,
         uc.ancestor_id == ra.unit_id, uc.descendant_id == HumanTask.unit_id,
-    )
+    ).correlate(HumanTask, proxy)
     return [
         proxy.proxy_id == user_id, proxy.ended_at.is_(None), proxy.starts_at <= now, proxy.ends_at > now,
         or_(HumanTask.assignee_id == proxy.user_id, and_(HumanTask.assignee_id.is_(None), principal_in_scope)),

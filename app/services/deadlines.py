@@ -40,7 +40,7 @@ def _mark(kind: str, batch: str, now: dt.datetime, condition: object) -> int:
         HumanTask.status == "open", HumanTask.due_at.is_not(None), condition, ~already  # type: ignore[arg-type]
     )
     result = db.session.execute(
-        insert(DeadlineNotice.__table__).from_select(["task_id", "kind", "batch", "sent_at"], chosen),
+        insert(DeadlineNotice).from_select(["task_id", "kind", "batch", "sent_at"], chosen),
         execution_options={"preserve_rowcount": True},  # INSERT rowcounts are not kept by default
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -119,7 +119,7 @@ def _notify(kind: str, pairs: Select, prefix: str, link_to: str, now: dt.datetim
             )
         )
     result = db.session.execute(
-        insert(Notification.__table__).from_select(
+        insert(Notification).from_select(
             ["user_id", "kind", "title", "link", "case_id", "task_id", "created_at"], chosen
         ),
         execution_options={"preserve_rowcount": True},

@@ -2,7 +2,7 @@
 
 Every list is ONE statement (the cases' serialised workflow state is never loaded): the page
 of rows with the total as an uncorrelated scalar subquery (evaluated once by PostgreSQL and
-SQLite); only a page past the end costs a second COUNT. The 待办 list takes a ``TaskFilter``
+SQLite); only a page past the end (beyond page 1) costs a second COUNT. The 待办 list takes a ``TaskFilter``
 (search, cycle, unit, process, step, overdue, received date range, sort key and direction),
 built from query arguments by ``TaskFilter.from_args``.
 """
@@ -215,6 +215,8 @@ def paged(query: Select, count: Select, page: int, per_page: int, *, limited: bo
     rows = db.session.execute(statement).all()
     if rows:
         return Page([row[0] for row in rows], int(rows[0][-1]), page, per_page)
+    if page == 1:
+        return Page([], 0, page, per_page)  # nothing at all
     return Page([], int(db.session.scalar(count) or 0), page, per_page)
 
 

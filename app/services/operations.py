@@ -289,8 +289,8 @@ def add_cosigner(task_id: int, actor: User, user_ids: list[int], reason: str) ->
     cases.record(ctx.case, "cosign", user=actor, task=task, comment=reason,
                  data={"user_ids": ids, "users": [u.display_name for u in users], **on_behalf(ctx.acting_for)})
     cases.touch(ctx.case)
-    for row in rows:
-        notifications.notify([row.assignee_id or 0], "assigned", f"加签：{ctx.case.title} · {task.name}",
+    for user, row in zip(users, rows, strict=True):
+        notifications.notify([user.id], "assigned", f"加签：{ctx.case.title} · {task.name}",
                              body=f"{actor.display_name} 请您加签：{reason}", link=f"/tasks/{row.id}",
                              case_id=ctx.case.id, task_id=row.id)
     return rows
