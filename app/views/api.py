@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from app import clock
-from app.errors import DomainError, NotFound, ValidationFailed
+from app.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import csrf, db
 from app.models import ApiToken, Case, CaseEvent, HumanTask, User
 from app.services import access, auth, cases, inbox, queries, steps
@@ -322,20 +322,25 @@ def complete_task(task_id: int) -> Response:
         raise BadRequest('请求体应为 {"data": {...}}，data 必须是 JSON 对象')
     user = _user()
     task = db.session.get(HumanTask, task_id)
-    if task is None or not (cases.may_work_on(user, task) or access.can_view_case(user, task.case)):
+    if task is None:
         raise NotFound("任务不存在")
-    case = steps.submit(task, user, data)  # 403 non-candidate, 409 already done, 422 invalid
-    case_id = case.id
+    try:
+        case = steps.submit(task, user, data)  # 403 non-candidate, 409 already done, 422 invalid
+    except (Forbidden, Conflict, ValidationFailed):
+        # someone who may not even see the case learns nothing about it: 404, not 403/409/422
+        db.session.rollback()
+        task = db.session.get(HumanTask, task_id)
+        if task is None or not (cases.may_work_on(user, task) or access.can_view_case(user, task.case)):
+            raise NotFound("任务不存在") from None
+        raise
+    body_out = {
+        "case_id": case.id,
+        "case_status": case.status,
+        "current_step": case.current_step,
+        "next_tasks": [schema.next_task(t) for t in _open_tasks(case.id)],
+    }
     db.session.commit()
-    case = db.session.get_one(Case, case_id)
-    return jsonify(
-        {
-            "case_id": case.id,
-            "case_status": case.status,
-            "current_step": case.current_step,
-            "next_tasks": [schema.next_task(t) for t in _open_tasks(case.id)],
-        }
-    )
+    return jsonify(body_out)
 
 
 # --------------------------------------------------------------------------- cases
