@@ -94,24 +94,9 @@ def submit_self_assessment(task_id: int, user: User, data: dict[str, Any], files
     ctx = cases.begin_task(task_id, user)
     wanted = {i.id: i for i in indicators_for(ctx.case)}
     check = Checker(data)
-    raw = data.get("entries")
-    if not isinstance(raw, list) or not raw:
-        check.add("entries", "请逐项填写自评")
-        raw = []
     parsed: dict[int, tuple[Decimal, str]] = {}
-    for index, item in enumerate(raw):
-        key = f"entries-{index}"
-        if not isinstance(item, dict):
-            check.add(key, "格式错误")
-            continue
-        try:
-            indicator_id = int(item.get("indicator_id"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            check.add(f"{key}-indicator_id", "指标无效")
-            continue
-        if indicator_id not in wanted or indicator_id in parsed:
-            check.add(f"{key}-indicator_id", "指标无效或重复")
-            continue
+    rows = check.entries(wanted, empty="请逐项填写自评", noun="指标")
+    for key, indicator_id, item in rows:
         completion = check.decimal(
             f"{key}-completion", "完成率", item.get("completion"), minimum=Decimal(0), maximum=Decimal(200)
         )
@@ -121,7 +106,7 @@ def submit_self_assessment(task_id: int, user: User, data: dict[str, Any], files
         if completion is not None:
             parsed[indicator_id] = (completion, narrative)
     missing = [wanted[i].name for i in wanted if i not in parsed]
-    if raw and missing and not check.errors:
+    if rows and missing and not check.errors:
         check.add("entries", "以下指标未填写：" + "、".join(missing))
     comment = check.text("comment", "备注", max_len=2000)
     checked_files = []

@@ -141,24 +141,9 @@ def submit_fill(task_id: int, user: User, data: dict[str, Any], files: Files) ->
     report = of_case(ctx.case)
     wanted = {i.id: i for i in issued_targets(report.cycle_id, report.unit_id)}
     check = Checker(data)
-    raw = data.get("entries")
-    if not isinstance(raw, list) or not raw:
-        check.add("entries", "请逐项填写目标进展")
-        raw = []
     parsed: dict[int, tuple[Decimal, str]] = {}
-    for index, item in enumerate(raw):
-        key = f"entries-{index}"
-        if not isinstance(item, dict):
-            check.add(key, "格式错误")
-            continue
-        try:
-            indicator_id = int(item.get("indicator_id"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            check.add(f"{key}-indicator_id", "目标无效")
-            continue
-        if indicator_id not in wanted or indicator_id in parsed:
-            check.add(f"{key}-indicator_id", "目标无效或重复")
-            continue
+    rows = check.entries(wanted, empty="请逐项填写目标进展", noun="目标")
+    for key, indicator_id, item in rows:
         name = wanted[indicator_id].name
         progress = check.decimal(
             f"{key}-progress", f"“{name}”进度", item.get("progress"), minimum=Decimal(0), maximum=Decimal(100)
@@ -169,7 +154,7 @@ def submit_fill(task_id: int, user: User, data: dict[str, Any], files: Files) ->
         if progress is not None and narrative:
             parsed[indicator_id] = (progress, narrative)
     missing = [wanted[i].name for i in wanted if i not in parsed]
-    if raw and missing and not check.errors:
+    if rows and missing and not check.errors:
         check.add("entries", "以下目标未填写：" + "、".join(missing))
     comment = check.text("comment", "备注", max_len=2000)
     checked = sv.check_files(check, files, "evidence")

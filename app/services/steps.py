@@ -9,7 +9,7 @@ generic form of processes deployed without code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -168,6 +168,32 @@ class Checker:
         if number.as_tuple().exponent < -2:  # type: ignore[operator]
             self.add(name, f"{label}最多两位小数")
         return number
+
+    def entries(self, wanted: Collection[int], *, empty: str, noun: str) -> list[tuple[str, int, dict[str, Any]]]:
+        """The ``entries`` list of per-indicator rows: (error-key prefix, indicator id, row) for each
+        well-formed row whose ``indicator_id`` is one of ``wanted`` and not repeated."""
+        raw = self.data.get("entries")
+        if not isinstance(raw, list) or not raw:
+            self.add("entries", empty)
+            return []
+        rows: list[tuple[str, int, dict[str, Any]]] = []
+        seen: set[int] = set()
+        for index, item in enumerate(raw):
+            key = f"entries-{index}"
+            if not isinstance(item, dict):
+                self.add(key, "格式错误")
+                continue
+            try:
+                indicator_id = int(item.get("indicator_id"))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                self.add(f"{key}-indicator_id", f"{noun}无效")
+                continue
+            if indicator_id not in wanted or indicator_id in seen:
+                self.add(f"{key}-indicator_id", f"{noun}无效或重复")
+                continue
+            seen.add(indicator_id)
+            rows.append((key, indicator_id, item))
+        return rows
 
     def raise_if_any(self) -> None:
         if self.errors:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
+from app.models import Indicator, Letter, User
 from tests.browser.conftest import login, logout
+from tests.browser.test_letters_browser import sign_and_download
 from tests.factories import PASSWORD, build_negotiation_county
 from tests.negotiation_support import unlink_issued  # noqa: F401
 
@@ -169,3 +172,24 @@ def test_unit_negotiates_six_steps_with_one_return(live_server, page, tmp_path):
     diff = page.locator("#diff-table").inner_text()
     assert "目标值" in diff and "85" in diff and "88" in diff
     page.screenshot(path=str(tmp_path / "diff.png"), full_page=True)
+    logout(page, base)
+
+    # the issued targets became letters: the unit head and one department head sign theirs,
+    # and its PDF (text extracted with pdftotext) lists that department's targets in Chinese
+    db.session.expire_all()
+    letter = db.session.scalars(
+        select(Letter).where(Letter.unit_id == county.school.id, Letter.kind == "responsibility").order_by(Letter.id)
+    ).first()
+    assert letter is not None
+    dept_head = db.session.get(User, letter.party_b_id)
+    head = db.session.get(User, letter.party_a_id)
+    text = sign_and_download(page, base, letter, head.username, dept_head.username, tmp_path)
+    names = list(db.session.scalars(
+        select(Indicator.name).where(Indicator.version_id == letter.version_id,
+                                     Indicator.department_id == letter.department_id)
+    ))
+    assert names, "the letter's department has issued targets"
+    for name in [*names, head.display_name, dept_head.display_name]:
+        assert name in text, name
+    db.session.refresh(letter)
+    assert letter.status == "signed"
