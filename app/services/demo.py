@@ -123,6 +123,9 @@ def seed() -> bool:
             )
     db.session.flush()
     _advance_cases(cycle, units, people, sup, officers, heads)
+    from app.services import demo_next
+
+    demo_next.seed_next_year(cycle)
     return True
 
 
