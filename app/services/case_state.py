@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -100,6 +100,16 @@ EVENT_INSERT = cast(Table, CaseEvent.__table__).insert()
 TASK_INSERT = task_table.insert()
 
 
+# Built once: the SET columns come from the parameters of each execution (no statement
+# construction or cache-key computation per completion).
+_CLOSE_TASKS = update(task_table).where(
+    task_table.c.id.in_(bindparam("close_ids", expanding=True)), task_table.c.status == "open"
+)
+_STORE_CASE = update(case_table).where(
+    case_table.c.id == bindparam("row_id"), case_table.c.lock_version == bindparam("expected_version")
+)
+
+
 def record_fast(
     case: Case, action: str, *, user_id: int | None, task_id: int | None, step: str | None,
     comment: str | None = None, data: dict[str, Any] | None = None, now: dt.datetime,
@@ -124,10 +134,7 @@ def close_tasks(
         values.update(completed_by_id=completed_by_id, outcome=outcome)
     if acting_for_id is not None:
         values["acting_for_id"] = acting_for_id
-    db.session.execute(
-        update(task_table).where(task_table.c.id.in_([t.id for t in tasks]), task_table.c.status == "open")
-        .values(**values)
-    )
+    db.session.execute(_CLOSE_TASKS, {**values, "close_ids": [t.id for t in tasks]})
     for task in tasks:
         for key, value in values.items():
             set_committed_value(task, key, value)
@@ -220,11 +227,7 @@ def sync(
     ended = instance.completed and case.status == "running"
     if ended:
         values.update(status="completed", completed_at=now)
-    result = db.session.execute(
-        update(case_table)
-        .where(case_table.c.id == case.id, case_table.c.lock_version == case.lock_version)
-        .values(**values)
-    )
+    result = db.session.execute(_STORE_CASE, {**values, "row_id": case.id, "expected_version": case.lock_version})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("案件已被他人更新，请刷新后重试")
     for key, value in values.items():
