@@ -18,7 +18,7 @@ from app.services import archive, assessment, cases, publicity, results, social
 from tests.factories import build_results_county
 from tests.helpers import do, open_task
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parent / "data" / "scenarios"  # copies of ../shared/scenarios
 
 
 def as_expected(row: UnitResult | ArchiveRecord, code: str, group: str) -> dict:

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import ArchiveRecord, Case, CaseEvent, HumanTask, Letter, LetterSignature, TargetVersion
 from app.services.scenario import spec
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+SHARED = Path(__file__).resolve().parent / "data" / "scenarios"  # copies of ../shared/scenarios
 EXAMPLE = SHARED / "example-county.json"
 EXPECTED = SHARED / "example-county.expected.json"
 

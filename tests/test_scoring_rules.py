@@ -10,7 +10,7 @@ import pytest
 
 from app.services.scoring import D, UnitInput, merged_settings, rank_all, rank_group, round_half_up, total
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parent / "data" / "scenarios"  # copies of ../shared/scenarios
 
 
 def unit(code, total_points, group="G", **kw):
