@@ -381,7 +381,7 @@ def test_complete_refuses_unknown_or_finished_tasks():
 
 
 def test_loop_guard_raises_engine_error(monkeypatch):
-    monkeypatch.setattr(engine, "MAX_TASKS_PER_INSTANCE", 60)
+    monkeypatch.setattr(engine.instance, "MAX_TASKS_PER_INSTANCE", 60)  # where Instance reads it
     instance = engine.Instance.start(parse(LOOP))
     rounds = 0
     with pytest.raises(engine.EngineError, match="循环次数过多"):

@@ -1,32 +1,14 @@
-"""The BPMN engine: the only module that imports SpiffWorkflow.
-
-Everything else sees plain data: ``ParsedProcess`` (a parsed, validated process),
-``Instance`` (one running process with ``ready_user_tasks``, ``complete``, ``send_message``,
-``waiting_timers``, ``fire_timer``, ``dumps``) and the dataclasses below.
-
-Design points:
-- Specs are parsed once per deployed version and cached in-process; a case's stored state
-  holds only its task tree and data (never the spec), tagged with ``SERIALIZER_VERSION``.
-- Scripts and conditions run in a restricted environment: a whitelisted set of builtins,
-  no imports, no dunder/underscore names or attributes, compiled code cached.
-- Timers are driven by the application clock (``app.clock``), not by wall time: the engine
-  computes each waiting timer's due time with that clock and fires a timer only when asked.
-"""
+"""One running process: restore from stored state, act, mirror its user tasks and timers, dump."""
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import json
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -39,251 +21,19 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEvent
 from SpiffWorkflow.util.task import TaskState
 
 from app import clock
+from app.engine.scripts import _SCRIPT_ENGINE, EngineError, ScriptNotAllowed, _iso, _parse_iso
+from app.engine.specs import ParsedProcess
 
 SERIALIZER_VERSION = "spiff-3.2.0/1.5-nospec"
 # A loop that went round this often is a modelling error or abuse; SpiffWorkflow's task tree
 # never shrinks and its iterators stop at depth 1000 (a task count bounds the depth), so refuse
 # well before that — about 300 rework rounds of the assessment.
 MAX_TASKS_PER_INSTANCE = 900
-
-
-class EngineError(Exception):
-    """A process could not be parsed, run or restored."""
-
-
-class ProcessValidationError(EngineError):
-    pass
-
-
-class ScriptNotAllowed(EngineError):
-    pass
-
-
-# --------------------------------------------------------------------------- scripts
-
-_SAFE_BUILTINS: dict[str, Any] = {
-    name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
-    for name in (
-        "abs",
-        "all",
-        "any",
-        "bool",
-        "dict",
-        "divmod",
-        "enumerate",
-        "filter",
-        "float",
-        "int",
-        "isinstance",
-        "len",
-        "list",
-        "map",
-        "max",
-        "min",
-        "range",
-        "reversed",
-        "round",
-        "set",
-        "sorted",
-        "str",
-        "sum",
-        "tuple",
-        "zip",
-        "ValueError",
-    )
-}
-# Scripts are small data manipulations: no definitions (functions, lambdas, generators, classes),
-# no imports, and attribute access only to a whitelist of plain data methods — that closes the
-# frame/code/format-string routes out of the sandbox (gi_frame, f_back, str.format, ...).
-_FORBIDDEN_NODES = (
-    ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-    ast.ClassDef, ast.Yield, ast.YieldFrom, ast.Await, ast.With, ast.AsyncWith, ast.Try,
-    ast.Raise, ast.Delete, ast.AsyncFor, ast.NamedExpr,
-)
-_ALLOWED_ATTRIBUTES = frozenset({
-    "get", "keys", "values", "items", "append", "extend", "insert", "pop", "copy", "update", "setdefault",
-    "count", "index", "lower", "upper", "strip", "lstrip", "rstrip", "split", "join", "replace",
-    "startswith", "endswith", "isdigit", "quantize",
-})
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.replace(tzinfo=dt.UTC).isoformat()
-
-
-def _parse_iso(value: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(value)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
-
-
-def _script_now() -> str:
-    return _iso(clock.now())
-
-
-def _script_add_days(value: str, days: int) -> str:
-    return _iso(_parse_iso(value) + dt.timedelta(days=int(days)))
-
-
-def _script_add_working_days(value: str, days: int) -> str:
-    return _iso(clock.add_working_days(_parse_iso(value), int(days)))
-
-
-SCRIPT_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "now": _script_now,
-    "add_days": _script_add_days,
-    "add_working_days": _script_add_working_days,
-}
-
-
-@lru_cache(maxsize=4096)
-def _compile(source: str, mode: str) -> Any:
-    try:
-        tree = ast.parse(source, mode=mode)
-    except SyntaxError as exc:
-        raise ScriptNotAllowed(f"脚本语法错误: {exc.msg}") from exc
-    for node in ast.walk(tree):
-        if isinstance(node, _FORBIDDEN_NODES):
-            raise ScriptNotAllowed(f"脚本中不允许使用 {type(node).__name__}")
-        if isinstance(node, ast.Attribute) and node.attr not in _ALLOWED_ATTRIBUTES:
-            raise ScriptNotAllowed(f"脚本中不允许访问属性 {node.attr}")
-        if isinstance(node, ast.Name) and node.id.startswith("_"):
-            raise ScriptNotAllowed(f"脚本中不允许使用名称 {node.id}")
-    return compile(tree, "<bpmn-script>", mode)  # type: ignore[call-overload]
-
-
-class RestrictedEnvironment(TaskDataEnvironment):
-    """Task-data script environment with whitelisted builtins and no imports or dunders."""
-
-    def __init__(self) -> None:
-        super().__init__(dict(SCRIPT_FUNCTIONS))
-
-    def _globals(self, context: dict[str, Any], external: dict[str, Any] | None) -> dict[str, Any]:
-        scope: dict[str, Any] = {"__builtins__": _SAFE_BUILTINS}
-        scope.update(self.globals)
-        scope.update(external or {})
-        return scope
-
-    def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
-        code = _compile(expression.strip(), "eval")
-        scope = self._globals(context, external_context)
-        scope.update({k: v for k, v in context.items() if k != "__builtins__"})
-        return eval(code, scope)  # noqa: S307 - restricted by _compile and _SAFE_BUILTINS
-
-    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
-        code = _compile(script, "exec")
-        self.check_for_overwrite(context, external_context or {})
-        context.update(self._globals(context, external_context))
-        try:
-            exec(code, context)  # noqa: S102 - restricted by _compile and _SAFE_BUILTINS
-        finally:
-            self._remove_globals_and_functions_from_context(context, external_context)
-        return True
-
-
-_SCRIPT_ENGINE = PythonScriptEngine(environment=RestrictedEnvironment())
-
-
-# --------------------------------------------------------------------------- specs
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """A user task of a process, as the app needs it (form, lane, properties)."""
-
-    step: str
-    name: str
-    lane: str | None
-    properties: dict[str, str]
-
-
-@dataclass
-class ParsedProcess:
-    key: str
-    name: str
-    spec: Any
-    subprocess_specs: dict[str, Any]
-    steps: dict[str, StepInfo] = field(default_factory=dict)
-
-
-def _collect_steps(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, StepInfo]:
-    steps: dict[str, StepInfo] = {}
-    for process_spec in [spec, *subprocess_specs.values()]:
-        for task_spec in process_spec.task_specs.values():
-            if not getattr(task_spec, "manual", False):
-                continue
-            extensions = getattr(task_spec, "extensions", {}) or {}
-            steps[task_spec.bpmn_id or task_spec.name] = StepInfo(
-                step=task_spec.bpmn_id or task_spec.name,
-                name=task_spec.bpmn_name or task_spec.name,
-                lane=task_spec.lane,
-                properties=dict(extensions.get("properties", {})),
-            )
-    return steps
-
-
-def parse_bpmn(xml: bytes, filename: str = "process.bpmn") -> list[ParsedProcess]:
-    """Parse and validate a BPMN file; return its executable processes.
-
-    Raises ``ProcessValidationError`` with a readable message on any schema or model error.
-    """
-    if not isinstance(xml, bytes):
-        raise TypeError("parse_bpmn wants bytes")
-    parser = SpiffBpmnParser(validator=VALIDATOR)
-    try:
-        parser.add_bpmn_str(xml, filename)
-        results = []
-        for process_id in parser.get_process_ids():
-            process_parser = parser.get_process_parser(process_id)
-            if not process_parser.process_executable:
-                continue
-            spec = parser.get_spec(process_id)
-            subprocess_specs = parser.get_subprocess_specs(process_id)
-            results.append(
-                ParsedProcess(
-                    key=process_id,
-                    name=process_parser.get_name() or process_id,
-                    spec=spec,
-                    subprocess_specs=subprocess_specs,
-                    steps=_collect_steps(spec, subprocess_specs),
-                )
-            )
-    except ValidationException as exc:
-        raise ProcessValidationError(f"BPMN 校验失败 ({filename}): {exc}") from exc
-    except SpiffWorkflowException as exc:
-        raise ProcessValidationError(f"BPMN 解析失败 ({filename}): {exc}") from exc
-    except Exception as exc:  # lxml syntax errors and the like
-        raise ProcessValidationError(f"无法解析 BPMN 文件 ({filename}): {exc}") from exc
-    if not results:
-        raise ProcessValidationError(f'{filename} 中没有可执行的流程 (isExecutable="true")')
-    return results
-
-
-_spec_cache: dict[tuple[int, str], ParsedProcess] = {}
-_spec_lock = threading.Lock()
-
-
-def cached_process(definition_id: int, key: str, xml: str) -> ParsedProcess:
-    """The parsed spec of a deployed definition, parsed at most once per process."""
-    cache_key = (definition_id, key)
-    parsed = _spec_cache.get(cache_key)
-    if parsed is None:
-        with _spec_lock:
-            parsed = _spec_cache.get(cache_key)
-            if parsed is None:
-                matches = [p for p in parse_bpmn(xml.encode("utf-8")) if p.key == key]
-                if not matches:
-                    raise EngineError(f"definition {definition_id} has no process {key}")
-                parsed = matches[0]
-                _spec_cache[cache_key] = parsed
-    return parsed
 
 
 # --------------------------------------------------------------------------- state

@@ -1,0 +1,50 @@
+"""The BPMN engine: the only package that imports SpiffWorkflow (``scripts``, ``specs``, ``instance``).
+
+Everything else sees plain data: ``ParsedProcess`` (a parsed, validated process),
+``Instance`` (one running process with ``ready_user_tasks``, ``complete``, ``send_message``,
+``waiting_timers``, ``fire_timer``, ``dumps``) and the dataclasses below.
+
+Design points:
+- Specs are parsed once per deployed version and cached in-process; a case's stored state
+  holds only its task tree and data (never the spec), tagged with ``SERIALIZER_VERSION``.
+- Scripts and conditions run in a restricted environment: a whitelisted set of builtins,
+  no imports, no dunder/underscore names or attributes, compiled code cached.
+- Timers are driven by the application clock (``app.clock``), not by wall time: the engine
+  computes each waiting timer's due time with that clock and fires a timer only when asked.
+"""
+
+from app.engine.instance import (
+    MAX_TASKS_PER_INSTANCE,
+    SERIALIZER_VERSION,
+    Instance,
+    PathStep,
+    UserTaskView,
+    WaitingTimer,
+)
+from app.engine.scripts import (
+    SCRIPT_FUNCTIONS,
+    EngineError,
+    ProcessValidationError,
+    RestrictedEnvironment,
+    ScriptNotAllowed,
+)
+from app.engine.specs import ParsedProcess, StepInfo, _spec_cache, cached_process, parse_bpmn
+
+__all__ = [
+    "MAX_TASKS_PER_INSTANCE",
+    "SCRIPT_FUNCTIONS",
+    "SERIALIZER_VERSION",
+    "EngineError",
+    "Instance",
+    "ParsedProcess",
+    "PathStep",
+    "ProcessValidationError",
+    "RestrictedEnvironment",
+    "ScriptNotAllowed",
+    "StepInfo",
+    "UserTaskView",
+    "WaitingTimer",
+    "_spec_cache",
+    "cached_process",
+    "parse_bpmn",
+]
