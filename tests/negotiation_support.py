@@ -8,17 +8,16 @@ Import it into a test module with ``from tests.negotiation_support import unlink
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, g
 from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Case, CycleUnit, HumanTask, Indicator
 from app.services import steps
+from tests.web import Browser, login  # noqa: F401  (re-exported for the web tests)
 
 
 @pytest.fixture(autouse=True)
@@ -43,45 +42,6 @@ def act(case_id: int, step: str, user: Any, data: dict[str, Any]) -> Case:
     case = steps.submit(open_step(case_id, step), user, data)
     db.session.commit()
     return case
-
-
-# --------------------------------------------------------------------------- web client
-
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-class Browser:
-    """A logged-in test client sending the CSRF token (taken from the last HTML page) with each POST."""
-
-    def __init__(self, app: Flask) -> None:
-        self.client = app.test_client()
-        self.token = ""
-
-    def _call(self, method: str, url: str, **kwargs: Any):
-        for key in ("_login_user", "csrf_token", "csrf_valid"):
-            g.pop(key, None)
-        response = self.client.open(url, method=method, **kwargs)
-        if response.mimetype == "text/html":
-            match = TOKEN.search(response.get_data(as_text=True))
-            if match:
-                self.token = match.group(1)
-        return response
-
-    def get(self, url: str, **kwargs: Any):
-        return self._call("GET", url, **kwargs)
-
-    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any):
-        return self._call("POST", url, data={"csrf_token": self.token, **(data or {})}, **kwargs)
-
-
-def login(app: Flask, user: Any) -> Browser:
-    from tests.factories import PASSWORD
-
-    browser = Browser(app)
-    browser.get("/login")
-    response = browser.post("/login", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return browser
 
 
 def row_fields(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from typing import Any
 
-from flask import Flask, g
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
@@ -15,9 +13,7 @@ from app import clock
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, User
 from app.services import steps
-from tests.factories import PASSWORD
-
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+from tests.web import Browser, login  # noqa: F401  (re-exported for the supervision tests)
 
 
 def today() -> dt.date:
@@ -78,34 +74,3 @@ def act(case_id: int, step: str, user: User, data: dict[str, Any], files: dict[s
 def actions(case_id: int) -> list[str]:
     return list(db.session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
 
-
-class Browser:
-    """A logged-in (or anonymous) test client sending the CSRF token with every POST."""
-
-    def __init__(self, app: Flask) -> None:
-        self.client = app.test_client()
-        self.token = ""
-
-    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
-        for key in ("_login_user", "csrf_token", "csrf_valid"):
-            g.pop(key, None)
-        response = self.client.open(url, method=method, **kwargs)
-        if response.mimetype == "text/html":
-            match = TOKEN.search(response.get_data(as_text=True))
-            if match:
-                self.token = match.group(1)
-        return response
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        return self._call("GET", url, **kwargs)
-
-    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return self._call("POST", url, data={"csrf_token": self.token, **(data or {})}, **kwargs)
-
-
-def login(app: Flask, user: User) -> Browser:
-    browser = Browser(app)
-    browser.get("/login")
-    response = browser.post("/login", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return browser

@@ -7,51 +7,16 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
 
-from flask import Flask, g
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Case, CaseEvent, FormSchema, HumanTask, ProcessDefinition, User
+from app.models import Case, CaseEvent, FormSchema, HumanTask, ProcessDefinition
 from app.services import definitions
-from tests.factories import PASSWORD
+from tests.web import Browser, login
 
 FOREIGN = Path(__file__).parent / "data" / "foreign" / "lanes.bpmn"
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
-
-
-class Browser:
-    """A logged-in test client sending the CSRF token of the last HTML page with each POST."""
-
-    def __init__(self, app: Flask) -> None:
-        self.client = app.test_client()
-        self.token = ""
-
-    def _call(self, method: str, url: str, **kwargs: Any):
-        for key in ("_login_user", "csrf_token", "csrf_valid"):
-            g.pop(key, None)
-        response = self.client.open(url, method=method, **kwargs)
-        if response.mimetype == "text/html":
-            match = TOKEN.search(response.get_data(as_text=True))
-            if match:
-                self.token = match.group(1)
-        return response
-
-    def get(self, url: str):
-        return self._call("GET", url)
-
-    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any):
-        return self._call("POST", url, data={"csrf_token": self.token, **(data or {})}, **kwargs)
-
-
-def login(app: Flask, user: User) -> Browser:
-    browser = Browser(app)
-    browser.get("/login")
-    response = browser.post("/login", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return browser
 
 
 def variant(key: str, **replace: str) -> bytes:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 from sqlalchemy import event, func, select
 
 from app import clock
@@ -18,45 +18,15 @@ from app.models import Appeal, CaseEvent, HumanTask, SelfAssessmentEntry, User
 from app.services import cases, org
 from tests.factories import PASSWORD, start_assessment
 from tests.helpers import do, indicator_ids, open_task, run_to_publicity, self_assessment_data
+from tests.web import Browser
+from tests.web import login as web_login
 
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
 
 
-class Browser:
-    """A logged-in test client with its own cookies, sending the CSRF token with every POST.
-
-    The test client shares the test's app context (and so ``g``) across requests; per-request
-    state is cleared before each call so each request behaves like a fresh one.
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self.client = app.test_client()
-        self.token = ""
-
-    def _call(self, method: str, url: str, **kwargs: Any):
-        for key in ("_login_user", "csrf_token", "csrf_valid"):
-            g.pop(key, None)
-        response = self.client.open(url, method=method, **kwargs)
-        if response.mimetype == "text/html":
-            match = TOKEN.search(response.get_data(as_text=True))
-            if match:
-                self.token = match.group(1)
-        return response
-
-    def get(self, url: str, **kwargs: Any):
-        return self._call("GET", url, **kwargs)
-
-    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any):
-        data = {"csrf_token": self.token, **(data or {})}
-        return self._call("POST", url, data=data, **kwargs)
-
-
 def login(app: Flask, user: User) -> Browser:
-    browser = Browser(app)
-    browser.get("/login")
-    response = browser.post("/login", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    """A logged-in Browser whose inbox page opens."""
+    browser = web_login(app, user)
     assert browser.get("/tasks").status_code == 200
     return browser
 
