@@ -278,7 +278,7 @@ def list_tasks() -> Response:
     paging = _paging()
     flt = inbox.TaskFilter.from_args(request.args)
     result = inbox.todo(_user(), paging["page"], paging["per_page"], flt=flt)
-    return jsonify(schema.page(result, schema.task_summary))
+    return jsonify(schema.page(result, schema.todo_row))
 
 
 @bp.get("/tasks/facets")

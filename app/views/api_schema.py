@@ -48,6 +48,24 @@ def task_summary(task: HumanTask) -> dict[str, Any]:
     }
 
 
+def todo_row(row: Any) -> dict[str, Any]:
+    """One row of the to-do list from ``inbox.TodoRow`` (the same keys as ``task_summary``)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "step": row.step,
+        "process": row.process_key,
+        "case_id": row.case_id,
+        "case_title": row.case_title,
+        "unit": {"id": row.unit_id, "code": row.unit_code, "name": row.unit_name},
+        "role": row.role,
+        "role_label": ROLES.get(row.role, row.role),
+        "created_at": iso(row.created_at),
+        "due_at": iso(row.due_at),
+        "overdue": row.is_overdue,
+    }
+
+
 def task_detail(task: HumanTask, fields: list[FieldSpec]) -> dict[str, Any]:
     body = task_summary(task)
     body.update(
