@@ -169,6 +169,26 @@ def role_holder_ids(role: str, unit_id: int) -> list[int]:
     )
 
 
+def task_row(
+    case_id: int, unit_id: int, view: engine.UserTaskView, now: dt.datetime, assignee: int | None = None
+) -> dict[str, Any]:
+    """The inbox row of READY user task ``view`` (the lane is the role, in the scope of the case's unit)."""
+    if not view.lane:
+        raise DomainError(f"流程步骤 {view.name} 没有泳道(角色)，无法分派")
+    due = parse_duration(view.properties.get("due"))
+    return {
+        "case_id": case_id, "spiff_task_id": view.id, "step": view.step, "name": view.name,
+        "role": view.lane, "unit_id": unit_id, "assignee_id": assignee,
+        "form_key": view.properties.get("form"), "status": "open", "created_at": now,
+        "due_at": now + due if due else None, "completed_at": None, "completed_by_id": None, "outcome": None,
+        "kind": "task",
+    }
+
+
+def current_step(views: list[engine.UserTaskView]) -> str | None:
+    return "、".join(v.name for v in views)[:200] or None
+
+
 def sync(
     case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | None = None, *,
     stale_status: str = "cancelled",
@@ -193,22 +213,13 @@ def sync(
     for view in ready:
         if view.id in known:
             continue
-        if not view.lane:
-            raise DomainError(f"流程步骤 {view.name} 没有泳道(角色)，无法分派")
-        due = parse_duration(view.properties.get("due"))
         assignee_var = view.properties.get("assignee")
         assignee = instance.task_data(view.id).get(assignee_var) if assignee_var else None
         if assignee_var and not isinstance(assignee, int):
             raise DomainError(f"流程步骤 {view.name} 的办理人变量 {assignee_var} 未设置")
-        row = {
-            "case_id": case.id, "spiff_task_id": view.id, "step": view.step, "name": view.name,
-            "role": view.lane, "unit_id": case.unit_id, "assignee_id": assignee,
-            "form_key": view.properties.get("form"), "status": "open", "created_at": now,
-            "due_at": now + due if due else None, "completed_at": None, "completed_by_id": None, "outcome": None,
-            "kind": "task",
-        }
+        row = task_row(case.id, case.unit_id, view, now, assignee)
         if assignee is None and view.properties.get("countersign", "").strip().lower() == "all":
-            holders = role_holder_ids(view.lane, case.unit_id)
+            holders = role_holder_ids(row["role"], case.unit_id)
             if holders:
                 new_rows.extend({**row, "kind": "countersign", "assignee_id": uid} for uid in holders)
                 continue
@@ -220,7 +231,7 @@ def sync(
     values: dict[str, Any] = {
         "state": state,
         "serializer_version": engine.SERIALIZER_VERSION,
-        "current_step": "、".join(v.name for v in ready)[:200] or None,
+        "current_step": current_step(ready),
         "has_pending_timers": has_timers,
         "lock_version": case.lock_version + 1,
     }

@@ -41,6 +41,7 @@ from app.models import (
     User,
 )
 from app.services import cases
+from app.services.case_start import CaseStart, start_cases
 from app.services.letter_text import LetterSpec, Party, Target, digest, render, title_of
 from app.services.steps import Checker, FieldSpec, Files, register
 
@@ -231,19 +232,19 @@ def _start_cases(letters: list[Letter], cycle: Cycle, unit: Unit, actor: User) -
     """One case per letter; then the letters' case ids and the tasks' due dates in two statements."""
     if not letters:
         return
-    links = []
-    for letter in letters:
-        case = cases.start_case(
-            PROCESS_KEY,
+    starts = [
+        CaseStart(
             unit_id=unit.id,
             title=letter.title,
-            started_by=actor,
             cycle_id=cycle.id,
             subject=("letter", letter.id),
             data={"letter_id": letter.id, "kind": letter.kind, "party_a": letter.party_a_id,
                   "party_b": letter.party_b_id},
         )
-        links.append({"id": letter.id, "case_id": case.id})
+        for letter in letters
+    ]
+    case_ids = start_cases(PROCESS_KEY, starts, started_by=actor)
+    links = [{"id": letter.id, "case_id": case_id} for letter, case_id in zip(letters, case_ids, strict=True)]
     db.session.execute(update(Letter), links)
     if cycle.letters_due_on:
         db.session.execute(

@@ -80,6 +80,15 @@ def split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
 
 
 def run(scenario: Scenario, *, commit: Callable[[], None] | None = None) -> Run:
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        return _run(scenario, commit)
+    finally:
+        session.expire_on_commit = expire
+
+
+def _run(scenario: Scenario, commit: Callable[[], None] | None) -> Run:
     county = setup.build(scenario)
     office = county.region_users["office"]
     _history(scenario, county)
