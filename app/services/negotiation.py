@@ -153,14 +153,16 @@ def _submit_items(task_id: int, user: User, data: dict[str, Any], stage: str, ou
     ctx = cases.begin_task(task_id, user)
     cycle, unit, _participant = _cycle_and_unit(ctx.case)
     check = Checker(data)
-    latest = targets.latest_version(ctx.case)
+    history = targets.versions(ctx.case, with_authors=False)
+    latest = history[-1] if history else None
     items = catalogue.collect_individual_items(
-        cycle, unit, data.get("items"), check, reserved=targets.used_codes(ctx.case),
+        cycle, unit, data.get("items"), check, reserved=targets.codes_of(history),
         previous=latest.items if latest else (),
     )
     comment = check.text("comment", "说明", max_len=2000)
     check.raise_if_any()
-    version = targets.add_version(ctx.case, stage, items, tier=None, note=comment, actor=user)
+    version = targets.add_version(ctx.case, stage, items, tier=None, note=comment, actor=user,
+                                  previous=latest)
     return cases.finish_task(
         ctx,
         {"version": version.number},
@@ -238,7 +240,9 @@ def submit_office_review(task_id: int, user: User, data: dict[str, Any], files: 
             ctx, {"decision": decision}, outcome="return", comment=reason, event_data={"version": latest.number}
         )
     note = comment or "无修改意见"
-    version = targets.add_version(ctx.case, "down1", latest.items, tier=latest.tier, note=note, actor=user)
+    version = targets.add_version(
+        ctx.case, "down1", latest.items, tier=latest.tier, note=note, actor=user, previous=latest
+    )
     return cases.finish_task(
         ctx, {"decision": decision, "version": version.number}, outcome="comment", comment=note,
         event_data={"version": version.number},
@@ -310,7 +314,7 @@ def submit_finalize(task_id: int, user: User, data: dict[str, Any], files: Files
         return cases.finish_task(
             ctx, {"decision": decision}, outcome="return", comment=reason, event_data={"version": latest.number}
         )
-    version = targets.add_version(ctx.case, "down2", items, tier=tier, note=comment, actor=user)
+    version = targets.add_version(ctx.case, "down2", items, tier=tier, note=comment, actor=user, previous=latest)
     return cases.finish_task(
         ctx,
         {"decision": decision, "tier": tier, "version": version.number},
@@ -344,7 +348,9 @@ def submit_confirm(task_id: int, user: User, data: dict[str, Any], files: Files)
         return cases.finish_task(
             ctx, {"decision": decision}, outcome="object", comment=reason, event_data={"version": latest.number}
         )
-    version = targets.add_version(ctx.case, "up3", latest.items, tier=latest.tier, note=comment, actor=user)
+    version = targets.add_version(
+        ctx.case, "up3", latest.items, tier=latest.tier, note=comment, actor=user, previous=latest
+    )
     return cases.finish_task(
         ctx,
         {"decision": decision, "version": version.number},
@@ -389,7 +395,9 @@ def submit_issue(task_id: int, user: User, data: dict[str, Any], files: Files) -
     latest = _latest(ctx)
     if latest.tier not in TIERS:
         raise Conflict("目标尚未定稿（缺少难度档次），不能下达")
-    version = targets.add_version(ctx.case, "down3", latest.items, tier=latest.tier, note=comment, actor=user)
+    version = targets.add_version(
+        ctx.case, "down3", latest.items, tier=latest.tier, note=comment, actor=user, previous=latest
+    )
     indicators = catalogue.issue_individual(cycle, unit, version)
     participant.tier = version.tier
     participant.issued_version_id = version.id

@@ -96,6 +96,12 @@ def handler_for(task: HumanTask) -> StepHandler:
     return handler
 
 
+def registered(form_key: str | None) -> StepHandler | None:
+    """The handler registered for ``form_key`` (None for generic or unknown keys)."""
+    _load_handlers()
+    return _REGISTRY.get(form_key or "")
+
+
 def submit(task: HumanTask, user: User, data: dict[str, Any], files: Files | None = None) -> Case:
     if not isinstance(data, dict):
         raise ValidationFailed("数据格式错误：应为对象", {"data": ["应为 JSON 对象"]})

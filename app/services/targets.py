@@ -55,12 +55,16 @@ def verify(version: TargetVersion) -> bool:
 
 
 def add_version(
-    case: Case, stage: str, items: Sequence[Mapping[str, Any]], *, tier: str | None, note: str | None, actor: User
+    case: Case, stage: str, items: Sequence[Mapping[str, Any]], *, tier: str | None, note: str | None, actor: User,
+    previous: TargetVersion | None,
 ) -> TargetVersion:
+    """Append the next version after ``previous`` (the case's latest, read under the case lock;
+    None for the first). The unique (case, number) constraint refuses a stale ``previous``."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage}")
-    last = db.session.scalar(select(func.max(TargetVersion.number)).where(TargetVersion.case_id == case.id))
-    number = (last or 0) + 1
+    if previous is not None and previous.case_id != case.id:
+        raise ValueError("previous version belongs to another case")
+    number = previous.number + 1 if previous is not None else 1
     stored = [dict(item) for item in items]
     version = TargetVersion(
         case_id=case.id,
@@ -80,15 +84,11 @@ def add_version(
     return version
 
 
-def versions(case: Case) -> list[TargetVersion]:
-    return list(
-        db.session.scalars(
-            select(TargetVersion)
-            .where(TargetVersion.case_id == case.id)
-            .options(joinedload(TargetVersion.created_by))
-            .order_by(TargetVersion.number)
-        )
-    )
+def versions(case: Case, *, with_authors: bool = True) -> list[TargetVersion]:
+    query = select(TargetVersion).where(TargetVersion.case_id == case.id).order_by(TargetVersion.number)
+    if with_authors:
+        query = query.options(joinedload(TargetVersion.created_by))
+    return list(db.session.scalars(query))
 
 
 def latest_version(case: Case) -> TargetVersion | None:
@@ -107,7 +107,12 @@ def version_number(case: Case, number: int) -> TargetVersion:
 
 
 def used_codes(case: Case) -> set[str]:
-    return {item.get("code", "") for v in versions(case) for item in v.items}
+    return codes_of(versions(case, with_authors=False))
+
+
+def codes_of(history: Sequence[TargetVersion]) -> set[str]:
+    """Every item code used by any of the versions (codes are never reused within a negotiation)."""
+    return {item.get("code", "") for v in history for item in v.items}
 
 
 def department_names(unit_id: int) -> dict[int, str]:
