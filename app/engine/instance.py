@@ -6,11 +6,11 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEvent
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from app import clock
@@ -58,7 +59,34 @@ class _StateConverter(BpmnWorkflowConverter):
         return workflow
 
 
-_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+class _FinishedTaskConverter(TaskConverter):
+    """SpiffWorkflow's task converter, reusing the serialised form of finished tasks.
+
+    A task that is COMPLETED or CANCELLED, under a finished parent, no longer changes: its data,
+    its delta against the parent's data and its internal data are final. Converting it again on
+    every step (the data delta is a deep comparison) makes each save cost the whole history of
+    the case; instead its dict is kept on the task and reused while its state, last state change
+    and children are the ones it was converted with (a reset changes the state, so it is
+    converted afresh). Only in encoder mode, the one ``Instance.dumps`` uses.
+    """
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        if not self.registry._encoder_mode:
+            return cast(dict[str, Any], super().to_dict(task))
+        key = (task.state, task.last_state_change, tuple(task._children))
+        cached = task.__dict__.get("_saved_dict")
+        if cached is not None and cached[0] == key:
+            return cast(dict[str, Any], cached[1])
+        dct = cast(dict[str, Any], super().to_dict(task))
+        parent = task.parent
+        if task.state & _FINAL and (parent is None or parent.state & _FINAL):
+            task.__dict__["_saved_dict"] = (key, dct)
+        return dct
+
+
+_FINAL = TaskState.COMPLETED | TaskState.CANCELLED
+_CONFIG = {**SPIFF_CONFIG, Task: _FinishedTaskConverter}
+_registry = BpmnWorkflowSerializer.configure(_CONFIG)
 _state_converter = _StateConverter(BpmnWorkflow, _registry)
 _serializer = BpmnWorkflowSerializer(_registry)
 

@@ -19,8 +19,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.errors import Conflict, DomainError, Forbidden, NotFound
@@ -286,13 +286,23 @@ def ensure_mutable(letter: Letter) -> None:
 
 def letter_of_case(case_id: int, *, fresh: bool = False) -> Letter:
     """The letter of a case; ``fresh`` re-reads it and its signatures (after locking the case)."""
-    query = select(Letter).where(Letter.case_id == case_id).options(selectinload(Letter.signatures))
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    letter = db.session.scalar(query)
+    letter = db.session.scalar(_LETTER_OF_CASE_FRESH if fresh else _LETTER_OF_CASE, {"case_id": case_id})
     if letter is None:
         raise NotFound("责任书不存在")
+    # the signatures with a prebuilt statement (a selectinload option costs more than the query)
+    signatures = list(db.session.scalars(_SIGNATURES, {"letter_id": letter.id}))
+    set_committed_value(letter, "signatures", signatures)
     return letter
+
+
+_LETTER_OF_CASE = select(Letter).where(Letter.case_id == bindparam("case_id"))
+_LETTER_OF_CASE_FRESH = _LETTER_OF_CASE.execution_options(populate_existing=True)
+_SIGNATURES = (
+    select(LetterSignature)
+    .where(LetterSignature.letter_id == bindparam("letter_id"))
+    .order_by(LetterSignature.id)
+    .execution_options(populate_existing=True)
+)
 
 
 def _describe_sign(task: HumanTask) -> list[FieldSpec]:
