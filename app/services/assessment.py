@@ -23,7 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 
 from app import clock
 from app.errors import ValidationFailed
@@ -128,28 +128,26 @@ def submit_self_assessment(task_id: int, user: User, data: dict[str, Any], files
     check.raise_if_any()
     round_no = _next_round(SelfAssessmentEntry, ctx.case.id)
     now = clock.now()
-    entries = {}
-    for indicator_id, (completion, narrative) in parsed.items():
-        entry = SelfAssessmentEntry(
-            case_id=ctx.case.id,
-            indicator_id=indicator_id,
-            round=round_no,
-            completion=completion,
-            narrative=narrative,
-            submitted_by_id=user.id,
-            submitted_at=now,
-        )
-        db.session.add(entry)
-        entries[indicator_id] = entry
-    db.session.flush()
-    for indicator_id, name, content, content_type in checked_files:
-        uploads.store(name, content, content_type, case_id=ctx.case.id, user=user, entry_id=entries[indicator_id].id)
+    values = [
+        {"case_id": ctx.case.id, "indicator_id": indicator_id, "round": round_no, "completion": completion,
+         "narrative": narrative, "submitted_by_id": user.id, "submitted_at": now}
+        for indicator_id, (completion, narrative) in parsed.items()
+    ]
+    if checked_files:  # the evidence files point at their entries: insert them as objects, for the ids
+        entries = {row["indicator_id"]: SelfAssessmentEntry(**row) for row in values}
+        db.session.add_all(entries.values())
+        db.session.flush()
+        for indicator_id, name, content, content_type in checked_files:
+            uploads.store(name, content, content_type, case_id=ctx.case.id, user=user,
+                          entry_id=entries[indicator_id].id)
+    elif values:  # one multi-row INSERT
+        db.session.execute(insert(SelfAssessmentEntry), values)
     return cases.finish_task(
         ctx,
         {"submitted": True},
         outcome="submit",
         comment=comment or None,
-        event_data={"round": round_no, "entries": len(entries), "files": len(checked_files)},
+        event_data={"round": round_no, "entries": len(values), "files": len(checked_files)},
     )
 
 
@@ -249,17 +247,14 @@ def submit_scoring(task_id: int, user: User, data: dict[str, Any], files: Files)
     check.raise_if_any()
     round_no = _next_round(Score, ctx.case.id)
     now = clock.now()
-    for indicator_id, (value, note) in points.items():
-        db.session.add(
-            Score(
-                case_id=ctx.case.id,
-                indicator_id=indicator_id,
-                round=round_no,
-                points=value,
-                note=note or None,
-                scored_by_id=user.id,
-                scored_at=now,
-            )
+    if points:  # one multi-row INSERT (nothing needs the new ids)
+        db.session.execute(
+            insert(Score),
+            [
+                {"case_id": ctx.case.id, "indicator_id": indicator_id, "round": round_no, "points": value,
+                 "note": note or None, "scored_by_id": user.id, "scored_at": now}
+                for indicator_id, (value, note) in points.items()
+            ],
         )
     total = sum((v for v, _ in points.values()), Decimal(0))
     return cases.finish_task(
