@@ -110,12 +110,20 @@ _STORE_CASE = update(case_table).where(
 )
 
 
+def core(statement: Any, params: Any) -> Any:
+    """Run a prebuilt Core statement on the session's connection, after flushing pending ORM
+    changes (what ``Session.execute`` would do, without its per-statement ORM dispatch)."""
+    session = db.session()
+    session.flush()  # returns at once when nothing is pending
+    return session.connection().execute(statement, params)
+
+
 def record_fast(
     case: Case, action: str, *, user_id: int | None, task_id: int | None, step: str | None,
     comment: str | None = None, data: dict[str, Any] | None = None, now: dt.datetime,
 ) -> None:
     """``cases.record`` as one Core INSERT (the hot path of every completion; no unit-of-work)."""
-    db.session.execute(
+    core(
         EVENT_INSERT,
         {"case_id": case.id, "task_id": task_id, "user_id": user_id, "action": action, "step": step,
          "comment": comment, "data": data, "created_at": now},
@@ -134,7 +142,7 @@ def close_tasks(
         values.update(completed_by_id=completed_by_id, outcome=outcome)
     if acting_for_id is not None:
         values["acting_for_id"] = acting_for_id
-    db.session.execute(_CLOSE_TASKS, {**values, "close_ids": [t.id for t in tasks]})
+    core(_CLOSE_TASKS, {**values, "close_ids": [t.id for t in tasks]})
     for task in tasks:
         for key, value in values.items():
             set_committed_value(task, key, value)
@@ -225,7 +233,7 @@ def sync(
                 continue
         new_rows.append(row)
     if new_rows:
-        db.session.execute(TASK_INSERT, new_rows)
+        core(TASK_INSERT, new_rows)
     has_timers = sync_timers(case, instance)
     state = instance.dumps()
     values: dict[str, Any] = {
@@ -238,8 +246,8 @@ def sync(
     ended = instance.completed and case.status == "running"
     if ended:
         values.update(status="completed", completed_at=now)
-    result = db.session.execute(_STORE_CASE, {**values, "row_id": case.id, "expected_version": case.lock_version})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = core(_STORE_CASE, {**values, "row_id": case.id, "expected_version": case.lock_version})
+    if result.rowcount != 1:
         raise Conflict("案件已被他人更新，请刷新后重试")
     for key, value in values.items():
         set_committed_value(case, key, value)
