@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.extensions import db
-from app.models import Appeal, Case, HumanTask, RoleAssignment, UnitClosure, User
+from app.models import Appeal, Case, HumanTask, RoleAssignment, Unit, UnitClosure, User
 from app.models.workflow import CarbonCopy, TaskProxy
 
 # Built once: an ``aliased()`` adapts its columns on first use (costly), then memoises them.
@@ -128,3 +128,17 @@ def holds_role_for(user: User, role: str, unit_id: int) -> bool:
             )
         )
     )
+
+
+# (role, unit id, unit code, unit name) of every assignment of a user, in one statement.
+_ROLE_UNITS = (
+    select(RoleAssignment.role, Unit.id, Unit.code, Unit.name)
+    .join(Unit, Unit.id == RoleAssignment.unit_id)
+    .where(RoleAssignment.user_id == bindparam("user_id"))
+    .order_by(RoleAssignment.id)
+)
+
+
+def role_units(user: User) -> list[tuple[str, int, str, str]]:
+    """The user's role assignments with their units (for "who am I" answers)."""
+    return [(r.role, r.id, r.code, r.name) for r in db.session.execute(_ROLE_UNITS, {"user_id": user.id})]

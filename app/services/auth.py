@@ -8,7 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app import clock
 from app.errors import DomainError, ValidationFailed
@@ -112,11 +112,19 @@ def issue_token(user: User, hours: int = 12) -> str:
 
 def user_for_token(token: str) -> User | None:
     """The active user of an unexpired token, in one statement (it runs on every API request)."""
-    return db.session.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(token), ApiToken.expires_at >= clock.now(), User.active.is_(True))
+    return db.session.scalar(_TOKEN_USER, {"token_hash": _digest(token), "now": clock.now()})
+
+
+# Built once: constructing the expression (and its cache key) costs more than running it.
+_TOKEN_USER = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.expires_at >= bindparam("now", type_=ApiToken.expires_at.type),
+        User.active.is_(True),
     )
+)
 
 
 def change_password(user: User, current: str, new: str) -> None:
