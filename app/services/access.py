@@ -5,7 +5,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Integer, ScalarSelect, and_, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    ScalarSelect,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -47,16 +59,27 @@ def bound_candidate_columns() -> tuple[ColumnElement[bool], ScalarSelect[Any]]:
     return _direct(user_id), _principal(user_id, now)
 
 
+@lru_cache(maxsize=1)
+def bound_candidate_clause() -> ColumnElement[bool]:
+    """``task_candidate_clause`` over the bind parameters of ``candidate_params`` (built once)."""
+    user_id, now = bindparam(USER_PARAM, type_=Integer), bindparam(NOW_PARAM, type_=DateTime)
+    return or_(_direct(user_id), exists().where(*_proxy_conditions(user_id, now)))
+
+
 def candidate_params(user: User) -> dict[str, Any]:
     return {USER_PARAM: user.id, NOW_PARAM: clock.now()}
 
 
 def _direct(user_id: Any) -> ColumnElement[bool]:
-    in_scope = (
-        exists()
-        .where(RoleAssignment.user_id == user_id, RoleAssignment.role == HumanTask.role)
-        .where(UnitClosure.ancestor_id == RoleAssignment.unit_id, UnitClosure.descendant_id == HumanTask.unit_id)
+    # (role, unit) of the task among the user's scopes — every unit at or below a unit where the
+    # user holds the role. Uncorrelated, so the database builds the set once per statement (a
+    # hashed subplan) instead of probing role_assignment and unit_closure for every task row.
+    scopes = (
+        select(RoleAssignment.role, UnitClosure.descendant_id)
+        .join(UnitClosure, UnitClosure.ancestor_id == RoleAssignment.unit_id)
+        .where(RoleAssignment.user_id == user_id)
     )
+    in_scope = tuple_(HumanTask.role, HumanTask.unit_id).in_(scopes)
     return or_(
         HumanTask.assignee_id == user_id,
         and_(HumanTask.assignee_id.is_(None), in_scope),

@@ -1,10 +1,10 @@
 """Inbox queries: 待办 (open tasks I may do), 已办 (tasks I completed), 我发起的 (cases I started).
 
 Every list is ONE statement (the cases' serialised workflow state is never loaded): the page
-of rows with the total as an uncorrelated scalar subquery (evaluated once by PostgreSQL and
-SQLite); only a page past the end (beyond page 1) costs a second COUNT. The 待办 list takes a ``TaskFilter``
-(search, cycle, unit, process, step, overdue, received date range, sort key and direction),
-built from query arguments by ``TaskFilter.from_args``.
+of rows with the total (待办: a window count over the filtered rows; the others: an
+uncorrelated scalar subquery, evaluated once); only a page past the end costs a second COUNT.
+The 待办 list takes a ``TaskFilter`` (search, cycle, unit, process, step, overdue, received
+date range, sort key and direction), built from query arguments by ``TaskFilter.from_args``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select
 from sqlalchemy.orm import contains_eager, defer
 
 from app import clock
@@ -22,7 +23,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Case, Cycle, HumanTask, ProcessDefinition, Unit, User
 from app.models.notification import Notification
-from app.services.access import task_candidate_clause
+from app.services.access import bound_candidate_clause, candidate_params, task_candidate_clause
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -242,27 +243,53 @@ def todo(
     if overdue_only:
         flt = replace(flt, overdue=True)
     page = min(max(1, page), MAX_PAGE)
-    where = _conditions(user, flt)
-    ordering = _ordering(flt)
+    window = {"todo_limit": per_page, "todo_offset": (page - 1) * per_page}
+    if flt.active or flt.overdue:
+        where = _conditions(user, flt)
+        joined = bool(flt.q or flt.cycle_id or flt.process or flt.sort == "unit")
+        rows = db.session.execute(_todo_statement(where, _ordering(flt), joined), window).all()
+    else:  # the everyday list: one prebuilt statement per sort order
+        statement = _default_todo_statement(flt.sort, flt.order)
+        rows = db.session.execute(statement, {**candidate_params(user), **window}).all()
+    moment = clock.now()
+    if rows:
+        return Page([TodoRow.of(row[:-1], moment) for row in rows], int(rows[0][-1]), page, per_page)
+    total = 0
+    if page > 1:  # past the last page: count what there is
+        total = int(db.session.scalar(select(func.count()).select_from(HumanTask).where(*_conditions(user, flt))
+                                      .join(Case, Case.id == HumanTask.case_id)
+                                      .join(Unit, Unit.id == HumanTask.unit_id)) or 0)
+    return Page([], total, page, per_page)
 
-    def filtered(columns: Any) -> Select:
-        query = select(columns).select_from(HumanTask)
-        if flt.q or flt.cycle_id or flt.process or flt.sort == "unit":
-            query = query.join(Case, Case.id == HumanTask.case_id).join(Unit, Unit.id == HumanTask.unit_id)
-        return query.where(*where)
 
-    chosen = filtered(HumanTask.id).order_by(*ordering).limit(per_page).offset((page - 1) * per_page).subquery()
-    query = (
-        select(*_TODO_COLUMNS)
+def _todo_statement(where: list[ColumnElement[bool]], ordering: list[Any], joined: bool) -> Select:
+    """The page of 待办 rows with the total. The page is chosen on ``human_task`` alone (joined to
+    case and unit only when the filter or the sort needs them), with the total as a window count
+    over the filtered rows (the filter runs once); then only its rows are joined to case and unit."""
+    chosen_query = select(HumanTask.id, func.count().over().label("total")).select_from(HumanTask)
+    if joined:
+        chosen_query = chosen_query.join(Case, Case.id == HumanTask.case_id).join(Unit, Unit.id == HumanTask.unit_id)
+    chosen = (
+        chosen_query.where(*where)
+        .order_by(*ordering)
+        .limit(bindparam("todo_limit", type_=Integer))
+        .offset(bindparam("todo_offset", type_=Integer))
+        .subquery()
+    )
+    return (
+        select(*_TODO_COLUMNS, chosen.c.total)
         .join(chosen, chosen.c.id == HumanTask.id)
         .join(Case, Case.id == HumanTask.case_id)
         .join(Unit, Unit.id == HumanTask.unit_id)
         .order_by(*ordering)
     )
-    result = paged(query, filtered(func.count()), page, per_page, limited=True, whole_row=True)
-    moment = clock.now()
-    result.items = [TodoRow.of(row, moment) for row in result.items]
-    return result
+
+
+@lru_cache(maxsize=len(SORTS) * len(ORDERS))
+def _default_todo_statement(sort: str, order: str) -> Select:
+    """``_todo_statement`` without filters, over bind parameters (building it costs more than running it)."""
+    ordering = _ordering(TaskFilter(sort=sort, order=order))
+    return _todo_statement([HumanTask.status == "open", bound_candidate_clause()], ordering, sort == "unit")
 
 
 @dataclass(slots=True)
