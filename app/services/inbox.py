@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, DateTime, Integer, Select, bindparam, func, or_, select
 from sqlalchemy.orm import contains_eager, defer
 
 from app import clock
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Case, Cycle, HumanTask, ProcessDefinition, Unit, User
+from app.models import Case, HumanTask, Unit, User
 from app.models.notification import Notification
-from app.services.access import bound_candidate_clause, candidate_params, task_candidate_clause
+from app.services.access import USER_PARAM, bound_candidate_clause, candidate_params, task_candidate_clause
+from app.services.inbox_facets import Facets, facets  # noqa: F401  (part of this module's API)
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -326,49 +327,6 @@ _TODO_COLUMNS = (
 )
 
 
-@dataclass
-class Facets:
-    """The choices of the 待办 filter, drawn from the user's own open tasks."""
-
-    cycles: list[tuple[int, str]] = field(default_factory=list)
-    units: list[tuple[int, str]] = field(default_factory=list)
-    processes: list[tuple[str, str]] = field(default_factory=list)
-    steps: list[tuple[str, str]] = field(default_factory=list)
-
-
-def facets(user: User) -> Facets:
-    """Distinct cycles, units, processes and steps of the user's open tasks (one query)."""
-    rows = db.session.execute(
-        select(
-            Case.cycle_id, Cycle.title, HumanTask.unit_id, Unit.name, Case.process_key, ProcessDefinition.name,
-            HumanTask.step, HumanTask.name,
-        )
-        .select_from(HumanTask)
-        .join(Case, Case.id == HumanTask.case_id)
-        .join(Unit, Unit.id == HumanTask.unit_id)
-        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
-        .outerjoin(Cycle, Cycle.id == Case.cycle_id)
-        .where(HumanTask.status == "open", task_candidate_clause(user))
-        .distinct()
-    ).all()
-    cycles: dict[int, str] = {}
-    units: dict[int, str] = {}
-    processes: dict[str, str] = {}
-    steps: dict[str, str] = {}
-    for cycle_id, cycle_title, unit_id, unit_name, process_key, process_name, step, step_name in rows:
-        if cycle_id is not None:
-            cycles[cycle_id] = cycle_title or str(cycle_id)
-        units[unit_id] = unit_name
-        processes[process_key] = process_name or process_key
-        steps.setdefault(step, step_name)
-    return Facets(
-        cycles=sorted(cycles.items(), key=lambda item: item[1], reverse=True),
-        units=sorted(units.items(), key=lambda item: item[1]),
-        processes=sorted(processes.items(), key=lambda item: item[1]),
-        steps=sorted(steps.items(), key=lambda item: item[1]),
-    )
-
-
 def done(user: User, page: int = 1, per_page: int = PAGE_SIZE) -> Page:
     where = (HumanTask.completed_by_id == user.id, HumanTask.status == "completed")
     query = (
@@ -396,15 +354,17 @@ def started(user: User, page: int = 1, per_page: int = PAGE_SIZE) -> Page:
 
 def counts(user: User) -> dict[str, int]:
     """待办 total, overdue and unread notifications — one statement (runs on every page)."""
+    row = db.session.execute(_counts_statement(), {**candidate_params(user), "counts_now": clock.now()}).one()
+    return {"todo": row[0], "overdue": row[1], "unread": int(row[2] or 0)}
+
+
+@lru_cache(maxsize=1)
+def _counts_statement() -> Select:
     unread = (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == bindparam(USER_PARAM, type_=Integer), Notification.read_at.is_(None))
         .scalar_subquery()
     )
-    row = db.session.execute(
-        select(func.count(), func.count().filter(HumanTask.due_at < clock.now()), unread).where(
-            HumanTask.status == "open", task_candidate_clause(user)
-        )
-    ).one()
-    return {"todo": row[0], "overdue": row[1], "unread": int(row[2] or 0)}
+    overdue = func.count().filter(HumanTask.due_at < bindparam("counts_now", type_=DateTime))
+    return select(func.count(), overdue, unread).where(HumanTask.status == "open", bound_candidate_clause())

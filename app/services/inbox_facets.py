@@ -1,0 +1,60 @@
+"""The choices of the 待办 filter (cycles, units, processes, steps of the user's own open tasks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy import Select, select
+
+from app.extensions import db
+from app.models import Case, Cycle, HumanTask, ProcessDefinition, Unit, User
+from app.services.access import bound_candidate_clause, candidate_params
+
+
+@dataclass
+class Facets:
+    """The choices of the 待办 filter, drawn from the user's own open tasks."""
+
+    cycles: list[tuple[int, str]] = field(default_factory=list)
+    units: list[tuple[int, str]] = field(default_factory=list)
+    processes: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)
+
+
+def facets(user: User) -> Facets:
+    """Distinct cycles, units, processes and steps of the user's open tasks (one query)."""
+    rows = db.session.execute(_facets_statement(), candidate_params(user)).all()
+    cycles: dict[int, str] = {}
+    units: dict[int, str] = {}
+    processes: dict[str, str] = {}
+    steps: dict[str, str] = {}
+    for cycle_id, cycle_title, unit_id, unit_name, process_key, process_name, step, step_name in rows:
+        if cycle_id is not None:
+            cycles[cycle_id] = cycle_title or str(cycle_id)
+        units[unit_id] = unit_name
+        processes[process_key] = process_name or process_key
+        steps.setdefault(step, step_name)
+    return Facets(
+        cycles=sorted(cycles.items(), key=lambda item: item[1], reverse=True),
+        units=sorted(units.items(), key=lambda item: item[1]),
+        processes=sorted(processes.items(), key=lambda item: item[1]),
+        steps=sorted(steps.items(), key=lambda item: item[1]),
+    )
+
+
+@lru_cache(maxsize=1)
+def _facets_statement() -> Select:
+    return (
+        select(
+            Case.cycle_id, Cycle.title, HumanTask.unit_id, Unit.name, Case.process_key, ProcessDefinition.name,
+            HumanTask.step, HumanTask.name,
+        )
+        .select_from(HumanTask)
+        .join(Case, Case.id == HumanTask.case_id)
+        .join(Unit, Unit.id == HumanTask.unit_id)
+        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+        .outerjoin(Cycle, Cycle.id == Case.cycle_id)
+        .where(HumanTask.status == "open", bound_candidate_clause())
+        .distinct()
+    )
