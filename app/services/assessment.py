@@ -23,7 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 
 from app import clock
 from app.errors import ValidationFailed
@@ -36,16 +36,19 @@ DECISIONS = [("approve", "通过"), ("return", "退回")]
 
 
 def indicators_for(case: Case) -> list[Indicator]:
-    return list(
-        db.session.scalars(
-            select(Indicator)
-            .where(
-                Indicator.cycle_id == case.cycle_id, or_(Indicator.unit_id.is_(None), Indicator.unit_id == case.unit_id)
-            )
-            .where(Indicator.part != "social")
-            .order_by(Indicator.part, Indicator.sort_order, Indicator.id)
-        )
+    return list(db.session.scalars(_INDICATORS_FOR, {"cycle_id": case.cycle_id, "unit_id": case.unit_id}))
+
+
+# Built once (its construction costs more than running it): the common and the unit's own indicators.
+_INDICATORS_FOR = (
+    select(Indicator)
+    .where(
+        Indicator.cycle_id == bindparam("cycle_id"),
+        or_(Indicator.unit_id.is_(None), Indicator.unit_id == bindparam("unit_id")),
     )
+    .where(Indicator.part != "social")
+    .order_by(Indicator.part, Indicator.sort_order, Indicator.id)
+)
 
 
 def _next_round(model: type[SelfAssessmentEntry] | type[Score], case_id: int) -> int:

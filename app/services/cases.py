@@ -58,12 +58,15 @@ def event_extra(data: dict[str, Any]) -> Iterator[None]:
 
 
 def latest_definition(process_key: str) -> ProcessDefinition:
-    definition = db.session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.key == process_key, ProcessDefinition.is_latest.is_(True))
-    )
+    definition = db.session.scalar(_LATEST_DEFINITION, {"process_key": process_key})
     if definition is None:
         raise NotFound(f"流程 {process_key} 尚未部署")
     return definition
+
+
+_LATEST_DEFINITION = select(ProcessDefinition).where(
+    ProcessDefinition.key == bindparam("process_key"), ProcessDefinition.is_latest.is_(True)
+)
 
 
 def record(

@@ -13,10 +13,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from app import clock
 from app.errors import NotFound
@@ -66,35 +66,36 @@ def add_version(
         raise ValueError("previous version belongs to another case")
     number = previous.number + 1 if previous is not None else 1
     stored = [dict(item) for item in items]
-    version = TargetVersion(
-        case_id=case.id,
-        cycle_id=case.cycle_id,
-        unit_id=case.unit_id,
-        number=number,
-        stage=stage,
-        items=stored,
-        tier=tier,
-        note=note or None,
-        sha256=digest(stored, tier),
-        created_by_id=actor.id,
-        created_at=clock.now(),
-    )
+    values = {
+        "case_id": case.id, "cycle_id": case.cycle_id, "unit_id": case.unit_id, "number": number, "stage": stage,
+        "items": stored, "tier": tier, "note": note or None, "sha256": digest(stored, tier),
+        "created_by_id": actor.id, "created_at": clock.now(),
+    }
+    # one prebuilt INSERT … RETURNING id, then the row as a persistent object (no unit-of-work flush)
+    new_id = db.session.execute(_VERSION_INSERT, values).scalar_one()
+    version = TargetVersion(id=new_id, **values)
+    make_transient_to_detached(version)
     db.session.add(version)
-    db.session.flush()
     return version
 
 
+_VERSION_INSERT = cast(Table, TargetVersion.__table__).insert().returning(cast(Table, TargetVersion.__table__).c.id)
+_LATEST_VERSION = (
+    select(TargetVersion)
+    .where(TargetVersion.case_id == bindparam("case_id"))
+    .order_by(TargetVersion.number.desc())
+    .limit(1)
+)
+_VERSIONS = select(TargetVersion).where(TargetVersion.case_id == bindparam("case_id")).order_by(TargetVersion.number)
+_VERSIONS_WITH_AUTHORS = _VERSIONS.options(joinedload(TargetVersion.created_by))
+
+
 def versions(case: Case, *, with_authors: bool = True) -> list[TargetVersion]:
-    query = select(TargetVersion).where(TargetVersion.case_id == case.id).order_by(TargetVersion.number)
-    if with_authors:
-        query = query.options(joinedload(TargetVersion.created_by))
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(_VERSIONS_WITH_AUTHORS if with_authors else _VERSIONS, {"case_id": case.id}))
 
 
 def latest_version(case: Case) -> TargetVersion | None:
-    return db.session.scalar(
-        select(TargetVersion).where(TargetVersion.case_id == case.id).order_by(TargetVersion.number.desc()).limit(1)
-    )
+    return db.session.scalar(_LATEST_VERSION, {"case_id": case.id})
 
 
 def version_number(case: Case, number: int) -> TargetVersion:
