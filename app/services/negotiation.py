@@ -110,6 +110,12 @@ def _latest(ctx: cases.TaskContext) -> TargetVersion:
     return version
 
 
+def _carry_forward(ctx: cases.TaskContext, stage: str, latest: TargetVersion, note: str | None,
+                   user: User) -> TargetVersion:
+    """The next version: the latest's items and tier unchanged, recorded at ``stage``."""
+    return targets.add_version(ctx.case, stage, latest.items, tier=latest.tier, note=note, actor=user, previous=latest)
+
+
 def _cycle_and_unit(case: Case) -> tuple[Cycle, Unit, CycleUnit]:
     participant = targets.cycle_unit_of(case)
     cycle = db.session.get(Cycle, participant.cycle_id)
@@ -161,8 +167,7 @@ def _submit_items(task_id: int, user: User, data: dict[str, Any], stage: str, ou
     )
     comment = check.text("comment", "说明", max_len=2000)
     check.raise_if_any()
-    version = targets.add_version(ctx.case, stage, items, tier=None, note=comment, actor=user,
-                                  previous=latest)
+    version = targets.add_version(ctx.case, stage, items, tier=None, note=comment, actor=user, previous=latest)
     return cases.finish_task(
         ctx,
         {"version": version.number},
@@ -240,9 +245,7 @@ def submit_office_review(task_id: int, user: User, data: dict[str, Any], files: 
             ctx, {"decision": decision}, outcome="return", comment=reason, event_data={"version": latest.number}
         )
     note = comment or "无修改意见"
-    version = targets.add_version(
-        ctx.case, "down1", latest.items, tier=latest.tier, note=note, actor=user, previous=latest
-    )
+    version = _carry_forward(ctx, "down1", latest, note, user)
     return cases.finish_task(
         ctx, {"decision": decision, "version": version.number}, outcome="comment", comment=note,
         event_data={"version": version.number},
@@ -348,9 +351,7 @@ def submit_confirm(task_id: int, user: User, data: dict[str, Any], files: Files)
         return cases.finish_task(
             ctx, {"decision": decision}, outcome="object", comment=reason, event_data={"version": latest.number}
         )
-    version = targets.add_version(
-        ctx.case, "up3", latest.items, tier=latest.tier, note=comment, actor=user, previous=latest
-    )
+    version = _carry_forward(ctx, "up3", latest, comment, user)
     return cases.finish_task(
         ctx,
         {"decision": decision, "version": version.number},
@@ -395,9 +396,7 @@ def submit_issue(task_id: int, user: User, data: dict[str, Any], files: Files) -
     latest = _latest(ctx)
     if latest.tier not in TIERS:
         raise Conflict("目标尚未定稿（缺少难度档次），不能下达")
-    version = targets.add_version(
-        ctx.case, "down3", latest.items, tier=latest.tier, note=comment, actor=user, previous=latest
-    )
+    version = _carry_forward(ctx, "down3", latest, comment, user)
     indicators = catalogue.issue_individual(cycle, unit, version)
     participant.tier = version.tier
     participant.issued_version_id = version.id

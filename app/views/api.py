@@ -242,21 +242,7 @@ def csrf_token() -> Response:
 @op("当前用户及其角色", tag="auth", response="Me")
 def me() -> Response:
     user = _user()
-    roles = access.role_units(user)
-    units = {unit_id: {"id": unit_id, "code": code, "name": name} for _, unit_id, code, name in roles}
-    own = None
-    if user.unit_id is not None:  # usually one of the role units (no second statement)
-        own = units.get(user.unit_id) or (schema.unit(user.unit) if user.unit else None)
-    return jsonify(
-        {
-            "id": user.id,
-            "username": user.username,
-            "name": user.display_name,
-            "unit": own,
-            "roles": [{"role": role, "unit": units[unit_id]} for role, unit_id, _, _ in roles],
-            "is_admin": user.is_admin,
-        }
-    )
+    return jsonify(schema.me(user, access.role_units(user)))
 
 
 # --------------------------------------------------------------------------- tasks

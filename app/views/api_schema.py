@@ -24,6 +24,20 @@ def unit(value: Unit) -> dict[str, Any]:
     return {"id": value.id, "code": value.code, "name": value.name}
 
 
+def me(user: User, roles: list[tuple[str, int, str, str]]) -> dict[str, Any]:
+    """/me: the user with their role assignments ``(role, unit id, code, name)``; the user's own unit
+    is usually one of the role units (then no second statement)."""
+    units = {unit_id: {"id": unit_id, "code": code, "name": name} for _, unit_id, code, name in roles}
+    own = None
+    if user.unit_id is not None:
+        own = units.get(user.unit_id) or (unit(user.unit) if user.unit else None)
+    return {
+        "id": user.id, "username": user.username, "name": user.display_name, "unit": own,
+        "roles": [{"role": role, "unit": units[unit_id]} for role, unit_id, _, _ in roles],
+        "is_admin": user.is_admin,
+    }
+
+
 def user_ref(value: User | None) -> dict[str, Any] | None:
     if value is None:
         return None
