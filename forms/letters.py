@@ -8,7 +8,7 @@ from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.models import Case, HumanTask, Letter
-from app.services import letters
+from app.services import letter_signing, letters
 from forms.tasks import FORM_BUILDERS, TaskForm
 
 
@@ -28,7 +28,7 @@ class SignForm(TaskForm):
 
 def build_sign_form(task: HumanTask, case: Case) -> SignForm:
     form = SignForm()
-    form.letter = letters.letter_of_case(case.id)
+    form.letter = letter_signing.letter_of_case(case.id)
     form.party = letters.STEP_PARTY.get(task.step, "")
     return form
 

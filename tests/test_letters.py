@@ -12,7 +12,7 @@ from app import clock
 from app.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Case, HumanTask, Letter, LetterSignature, RoleAssignment, TargetVersion
-from app.services import letter_board, letters, org, steps
+from app.services import letter_board, letter_signing, letters, org, steps
 from app.services.letter_text import digest
 from tests.conftest import is_postgres
 from tests.factories import PASSWORD, IssuedUnit, build_issued_unit
@@ -146,7 +146,7 @@ def test_both_parties_sign_and_the_letter_becomes_signed_and_verifies():
     assert {(s.party, s.user_id) for s in letter.signatures} == {("a", iu.head.id), ("b", iu.dept_heads[0].id)}
     assert all(s.digest == letter.sha256 == digest(letter.body) for s in letter.signatures)
     assert db.session.get(Case, letter.case_id).status == "completed"
-    result = letters.verify(letter)
+    result = letter_signing.verify(letter)
     assert result.ok and result.message.startswith("验证通过") and len(result.signatures) == 2
 
 
@@ -199,7 +199,7 @@ def test_a_changed_text_is_detected_and_cannot_be_signed():
     db.session.execute(update(Letter).where(Letter.id == letter.id).values(body=tampered))
     db.session.commit()
     db.session.refresh(letter)
-    result = letters.verify(letter)
+    result = letter_signing.verify(letter)
     assert not result.ok
     assert any("与生成时的摘要" in p for p in result.problems)
     assert any("甲方" in p for p in result.problems)  # the head's signature no longer matches
@@ -215,8 +215,8 @@ def test_a_signed_letter_cannot_change():
     sign(letter, iu.head)
     sign(letter, iu.dept_heads[0])
     copy = letter.body + "补充条款：乙方另行承担……\n"
-    assert not letters.verify(letter, body=copy).ok  # a tampered copy is detected
-    assert letters.verify(letter).ok
+    assert not letter_signing.verify(letter, body=copy).ok  # a tampered copy is detected
+    assert letter_signing.verify(letter).ok
     with pytest.raises(DatabaseError):  # the trigger
         db.session.execute(update(Letter).where(Letter.id == letter.id).values(body=copy))
         db.session.flush()
@@ -287,7 +287,7 @@ def _sign_action(task_id: int, user_id: int, case_id: int):
 
         task = db.session.get(HumanTask, task_id)
         user = db.session.get(User, user_id)
-        form_letter = letters.letter_of_case(case_id)  # like the web form: loaded (and held) before the lock
+        form_letter = letter_signing.letter_of_case(case_id)  # like the web form: loaded (and held) before the lock
         barrier.wait(timeout=30)
         steps.submit(task, user, {"agree": True})
         assert form_letter.id == task.case.subject_id

@@ -1,4 +1,6 @@
-"""Responsibility and commitment letters (responsibility_letter.bpmn): generation, signing, digests.
+"""Responsibility and commitment letters (responsibility_letter.bpmn): generation, voiding, digests.
+
+Signing (the step handler) and verification live in ``app.services.letter_signing``.
 
 Issuing a unit's targets (下达) calls ``generate_for_unit``: one 目标责任书 between the unit head and
 each department head, listing the department's targets, and one 承诺书 between each department head
@@ -17,13 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import select, update
 
 from app import clock
-from app.errors import Conflict, DomainError, Forbidden, NotFound
+from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.models import (
     Case,
@@ -33,17 +33,15 @@ from app.models import (
     HumanTask,
     Indicator,
     Letter,
-    LetterSignature,
     RoleAssignment,
     TargetVersion,
     Unit,
     UnitClosure,
     User,
 )
-from app.services import case_state, cases
+from app.services import cases
 from app.services.case_start import CaseStart, start_cases
 from app.services.letter_text import LetterSpec, Party, Target, digest, render, title_of
-from app.services.steps import Checker, FieldSpec, Files, register
 
 PROCESS_KEY = "responsibility_letter"
 FORM_KEY = "letter.sign"
@@ -279,127 +277,3 @@ def ensure_mutable(letter: Letter) -> None:
         raise Conflict("该责任书已由双方签署，内容不得更改")
     if letter.status == "void":
         raise Conflict("该责任书已作废")
-
-
-# --------------------------------------------------------------------------- signing
-
-
-def letter_of_case(case_id: int, *, fresh: bool = False) -> Letter:
-    """The letter of a case; ``fresh`` re-reads it and its signatures (after locking the case)."""
-    letter = db.session.scalar(_LETTER_OF_CASE_FRESH if fresh else _LETTER_OF_CASE, {"case_id": case_id})
-    if letter is None:
-        raise NotFound("责任书不存在")
-    # the signatures with a prebuilt statement (a selectinload option costs more than the query)
-    signatures = list(db.session.scalars(_SIGNATURES, {"letter_id": letter.id}))
-    set_committed_value(letter, "signatures", signatures)
-    return letter
-
-
-_LETTER_OF_CASE = select(Letter).where(Letter.case_id == bindparam("case_id"))
-_LETTER_OF_CASE_FRESH = _LETTER_OF_CASE.execution_options(populate_existing=True)
-_SIGNATURES = (
-    select(LetterSignature)
-    .where(LetterSignature.letter_id == bindparam("letter_id"))
-    .order_by(LetterSignature.id)
-    .execution_options(populate_existing=True)
-)
-
-
-def _describe_sign(task: HumanTask) -> list[FieldSpec]:
-    return [
-        FieldSpec("agree", "我已阅读并同意签署", "bool", True, help="签署后记录签署人、时间和文本摘要，不可撤回"),
-        FieldSpec("comment", "备注", "textarea"),
-    ]
-
-
-@register(FORM_KEY, _describe_sign)
-def sign(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
-    """Sign a letter as the party the task belongs to (403 for anyone else, 409 if already signed)."""
-    ctx = cases.begin_task(task_id, user)
-    letter = letter_of_case(ctx.case.id, fresh=True)  # the other party may have signed meanwhile
-    party = STEP_PARTY.get(ctx.task.step)
-    if party is None:
-        raise DomainError(f"步骤 {ctx.task.name} 不是签署步骤")
-    if user.id != (letter.party_a_id if party == "a" else letter.party_b_id):
-        raise Forbidden("您不是该责任书的签署方")
-    check = Checker(data)
-    if check.boolean("agree", "同意签署") is not True:
-        check.add("agree", "请勾选“我已阅读并同意签署”")
-    comment = check.text("comment", "备注", max_len=1000)
-    check.raise_if_any()
-    ensure_mutable(letter)
-    if any(s.party == party for s in letter.signatures):
-        raise Conflict("您已签署过该责任书")
-    body_digest = digest(letter.body)
-    if body_digest != letter.sha256:
-        raise Conflict("责任书文本与生成时的摘要不一致，拒绝签署，请联系绩效办")
-    now = clock.now()
-    # append-only rows written with prebuilt Core statements (a unit-of-work flush of one new
-    # object costs more than the rest of the signature); the loaded collection is refreshed lazily
-    signed = {s.party for s in letter.signatures} | {party}
-    case_state.core(_SIGNATURE_INSERT, {"letter_id": letter.id, "party": party, "user_id": user.id,
-                                        "digest": body_digest, "signed_at": now})
-    db.session.expire(letter, ["signatures"])
-    case = cases.finish_task(
-        ctx,
-        {f"signed_{party}": True},
-        outcome="sign",
-        comment=comment or None,
-        event_data={"letter": letter.id, "party": party, "digest": body_digest},
-    )
-    if signed == {"a", "b"}:
-        case_state.core(_LETTER_SIGNED, {"letter_id": letter.id, "signed_at": now})
-        set_committed_value(letter, "status", "signed")
-        set_committed_value(letter, "signed_at", now)
-    return case
-
-
-_SIGNATURE_INSERT = cast(Table, LetterSignature.__table__).insert()
-_LETTER_SIGNED = (
-    update(cast(Table, Letter.__table__))
-    .where(cast(Table, Letter.__table__).c.id == bindparam("letter_id"))
-    .values(status="signed", signed_at=bindparam("signed_at"))
-)
-
-
-# --------------------------------------------------------------------------- verification
-
-
-@dataclass(frozen=True)
-class SignatureCheck:
-    party: str
-    name: str
-    signed_at: dt.datetime
-    digest: str
-    matches: bool
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    computed: str
-    stored: str
-    signatures: list[SignatureCheck]
-    problems: list[str]
-
-    @property
-    def message(self) -> str:
-        if self.ok:
-            return "验证通过：文本摘要与生成时及各方签署时一致"
-        return "验证失败：" + "；".join(self.problems)
-
-
-def verify(letter: Letter, body: str | None = None) -> VerifyResult:
-    """Recompute the digest of the stored body (or of ``body``, e.g. a copy to check) and compare
-    it with ``Letter.sha256`` and every signature's digest."""
-    computed = digest(letter.body if body is None else body)
-    problems = []
-    if computed != letter.sha256:
-        problems.append(f"当前文本摘要 {computed[:16]}… 与生成时的摘要 {letter.sha256[:16]}… 不一致")
-    checks = []
-    for sig in letter.signatures:
-        matches = sig.digest == computed
-        checks.append(SignatureCheck(sig.party, sig.user.display_name, sig.signed_at, sig.digest, matches))
-        if not matches:
-            problems.append(f"{PARTY_LABELS[sig.party]}（{sig.user.display_name}）签署时的摘要与当前文本不一致")
-    return VerifyResult(not problems, computed, letter.sha256, checks, problems)

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import DomainError, NotFound
 from app.models import Letter, User
-from app.services import letter_board, letters, pdf
+from app.services import letter_board, letter_signing, letters, pdf
 from app.services.letter_text import KIND_TITLES, number
 from forms import letters as _letter_forms  # noqa: F401  (registers the letter.sign step form)
 
@@ -76,7 +76,7 @@ def letter(letter_id: int) -> str:
     return render_template(
         "letters/letter.html",
         letter=item,
-        result=letters.verify(item),
+        result=letter_signing.verify(item),
         task_id=letter_board.open_task_for(item, me()),
         overdue=letter_board.is_overdue(item),
     )
@@ -86,7 +86,7 @@ def letter(letter_id: int) -> str:
 @login_required
 def letter_pdf(letter_id: int) -> Response:
     item = _letter_for_viewer(letter_id)
-    html = render_template("letters/letter_pdf.html", letter=item, result=letters.verify(item),
+    html = render_template("letters/letter_pdf.html", letter=item, result=letter_signing.verify(item),
                            font_family=pdf.FONT_FAMILY)
     try:
         data = pdf.render_pdf(html)
