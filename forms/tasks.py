@@ -263,40 +263,6 @@ class IrregularityForm(TaskForm):
         return {"decision": self.decision.data, "reason": _text(self.reason.data)}
 
 
-class AppealReviewForm(TaskForm):
-    finding = TextAreaField("复核意见（含核查的证据）", validators=[DataRequired("请填写复核意见")])
-
-    def to_data(self) -> dict[str, Any]:
-        return {"finding": _text(self.finding.data)}
-
-
-class AppealDecisionForm(TaskForm):
-    upheld = BooleanField("申诉成立")
-    corrected_total = ZhDecimalField(
-        "更正后总分",
-        validators=[Optional(), NumberRange(0, 200, "更正后总分应在 0–200 之间")],
-        widget=NumberInput(step="0.01", min=0, max=200),
-        description="申诉成立时必须填写",
-    )
-    note = TextAreaField("裁定理由", validators=[DataRequired("请填写裁定理由")])
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        valid = super().validate(extra_validators)
-        field = self.corrected_total
-        if self.upheld.data and field.data is None and not field.errors:
-            field.errors = [*field.errors, "申诉成立时必须填写更正后总分"]
-            return False
-        return valid
-
-    def to_data(self) -> dict[str, Any]:
-        upheld = bool(self.upheld.data)
-        return {
-            "upheld": upheld,
-            "corrected_total": _number(self.corrected_total.data) if upheld else "",
-            "note": _text(self.note.data),
-        }
-
-
 class AppealAnswerForm(TaskForm):
     answer = TextAreaField("书面答复", validators=[DataRequired("请填写书面答复")])
 
@@ -304,14 +270,13 @@ class AppealAnswerForm(TaskForm):
         return {"answer": _text(self.answer.data)}
 
 
+# assessment.appeal_review / appeal_decision register richer forms in forms/results.py.
 _SIMPLE: dict[str, type[TaskForm]] = {
     "assessment.review": DecisionForm,
     "assessment.audit": DecisionForm,
     "assessment.committee": DecisionForm,
     "assessment.monitoring": MonitoringForm,
     "assessment.irregularity": IrregularityForm,
-    "assessment.appeal_review": AppealReviewForm,
-    "assessment.appeal_decision": AppealDecisionForm,
     "assessment.appeal_answer": AppealAnswerForm,
 }
 

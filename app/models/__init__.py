@@ -8,6 +8,7 @@ from app.models.indicator import Indicator
 from app.models.letter import Letter, LetterSignature
 from app.models.notification import Notification
 from app.models.org import Department, Group, Unit, UnitClosure
+from app.models.rectification import Rectification, RectificationCheck, RectificationPlan, RectificationReport
 from app.models.result import ArchiveRecord, LedgerItem, Publication, SocialEvaluation, UnitResult
 from app.models.supervision import (
     CadreMonth,
@@ -19,10 +20,6 @@ from app.models.supervision import (
     MonthlyReport,
     MonthlyReportEntry,
     QuarterlySummary,
-    Rectification,
-    RectificationCheck,
-    RectificationPlan,
-    RectificationReport,
     SpotCheckDraw,
     SupervisionFile,
     Survey,

@@ -14,8 +14,9 @@ from sqlalchemy import or_, select
 from app import clock
 from app.extensions import db
 from app.models import Cycle, Finding, LedgerItem, MonthlyReport, QuarterlySummary, Rectification, Unit
+from app.models.rectification import RECTIFICATION_STATUS
 from app.models.result import LEDGER_KINDS
-from app.models.supervision import FINDING_CATEGORIES, RECTIFICATION_STATUS
+from app.models.supervision import FINDING_CATEGORIES
 from app.services import pdf, reports
 from app.services import supervision as sv
 

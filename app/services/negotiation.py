@@ -30,7 +30,8 @@ Data contract per form key (the same dict from the web form, the API and the sce
   (required for return → back to 二下 finalize)}``.
 - ``negotiation.issue`` (三下, office): ``{"comment": str (optional)}`` — creates the unit's
   individual indicators from the final version, sets the CycleUnit's tier/issued version, and
-  generates the responsibility letters (``letters.generate_for_unit``).
+  generates the responsibility letters (``letters.generate_for_unit``); its handler lives in
+  app/services/negotiation_issue.py.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import clock
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.models import Case, Cycle, CycleUnit, HumanTask, TargetVersion, Unit, User
@@ -103,20 +103,20 @@ def _reason_required(check: Checker, decision: str, returning: tuple[str, ...], 
     return check.text("reason", label, required=decision in returning, max_len=2000)
 
 
-def _latest(ctx: cases.TaskContext) -> TargetVersion:
+def require_latest(ctx: cases.TaskContext) -> TargetVersion:
     version = targets.latest_version(ctx.case)
     if version is None:
         raise Conflict("尚无目标版本，请先由单位申报目标")
     return version
 
 
-def _carry_forward(ctx: cases.TaskContext, stage: str, latest: TargetVersion, note: str | None,
+def carry_forward(ctx: cases.TaskContext, stage: str, latest: TargetVersion, note: str | None,
                    user: User) -> TargetVersion:
     """The next version: the latest's items and tier unchanged, recorded at ``stage``."""
     return targets.add_version(ctx.case, stage, latest.items, tier=latest.tier, note=note, actor=user, previous=latest)
 
 
-def _cycle_and_unit(case: Case) -> tuple[Cycle, Unit, CycleUnit]:
+def cycle_and_unit(case: Case) -> tuple[Cycle, Unit, CycleUnit]:
     participant = targets.cycle_unit_of(case)
     cycle = db.session.get(Cycle, participant.cycle_id)
     assert cycle is not None
@@ -157,7 +157,7 @@ def _describe_items(task: HumanTask) -> list[FieldSpec]:
 
 def _submit_items(task_id: int, user: User, data: dict[str, Any], stage: str, outcome: str) -> Case:
     ctx = cases.begin_task(task_id, user)
-    cycle, unit, _participant = _cycle_and_unit(ctx.case)
+    cycle, unit, _participant = cycle_and_unit(ctx.case)
     check = Checker(data)
     history = targets.versions(ctx.case, with_authors=False)
     latest = history[-1] if history else None
@@ -210,7 +210,7 @@ def submit_submit(task_id: int, user: User, data: dict[str, Any], files: Files) 
     decision = check.choice("decision", "办理意见", ["approve", "return"])
     reason = _reason_required(check, decision, ("return",))
     check.raise_if_any()
-    latest = _latest(ctx)
+    latest = require_latest(ctx)
     return cases.finish_task(
         ctx,
         {"decision": decision},
@@ -239,13 +239,13 @@ def submit_office_review(task_id: int, user: User, data: dict[str, Any], files: 
     comment = check.text("comment", "反馈意见", max_len=5000)
     reason = _reason_required(check, decision, ("return",))
     check.raise_if_any()
-    latest = _latest(ctx)
+    latest = require_latest(ctx)
     if decision == "return":
         return cases.finish_task(
             ctx, {"decision": decision}, outcome="return", comment=reason, event_data={"version": latest.number}
         )
     note = comment or "无修改意见"
-    version = _carry_forward(ctx, "down1", latest, note, user)
+    version = carry_forward(ctx, "down1", latest, note, user)
     return cases.finish_task(
         ctx, {"decision": decision, "version": version.number}, outcome="comment", comment=note,
         event_data={"version": version.number},
@@ -268,7 +268,7 @@ def submit_supervisor_opinion(task_id: int, user: User, data: dict[str, Any], fi
     if suggested not in ("", *TIERS):
         check.add("suggested_tier", "建议难度档次无效")
     check.raise_if_any()
-    latest = _latest(ctx)
+    latest = require_latest(ctx)
     text = opinion + (f"（建议{TIERS[suggested]}）" if suggested else "")
     return cases.finish_task(
         ctx,
@@ -297,12 +297,12 @@ def _describe_finalize(task: HumanTask) -> list[FieldSpec]:
 @register("negotiation.finalize", _describe_finalize)
 def submit_finalize(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
     ctx = cases.begin_task(task_id, user)
-    cycle, unit, _participant = _cycle_and_unit(ctx.case)
+    cycle, unit, _participant = cycle_and_unit(ctx.case)
     check = Checker(data)
     decision = check.choice("decision", "办理意见", ["finalize", "return"])
     comment = check.text("comment", "定稿意见", max_len=5000)
     reason = _reason_required(check, decision, ("return",))
-    latest = _latest(ctx)
+    latest = require_latest(ctx)
     tier = data.get("tier") or ""
     items: list[dict[str, Any]] = latest.items
     if decision == "finalize":
@@ -346,12 +346,12 @@ def submit_confirm(task_id: int, user: User, data: dict[str, Any], files: Files)
     comment = check.text("comment", "确认意见", max_len=2000)
     reason = _reason_required(check, decision, ("object",), "异议理由")
     check.raise_if_any()
-    latest = _latest(ctx)
+    latest = require_latest(ctx)
     if decision == "object":
         return cases.finish_task(
             ctx, {"decision": decision}, outcome="object", comment=reason, event_data={"version": latest.number}
         )
-    version = _carry_forward(ctx, "up3", latest, comment, user)
+    version = carry_forward(ctx, "up3", latest, comment, user)
     return cases.finish_task(
         ctx,
         {"decision": decision, "version": version.number},
@@ -371,55 +371,7 @@ def submit_approve(task_id: int, user: User, data: dict[str, Any], files: Files)
     decision = check.choice("decision", "办理意见", ["approve", "return"])
     reason = _reason_required(check, decision, ("return",))
     check.raise_if_any()
-    latest = _latest(ctx)
+    latest = require_latest(ctx)
     return cases.finish_task(
         ctx, {"decision": decision}, outcome=decision, comment=reason or None, event_data={"version": latest.number}
     )
-
-
-# --------------------------------------------------------------------------- 下达
-
-
-def _describe_issue(task: HumanTask) -> list[FieldSpec]:
-    return [FieldSpec("comment", "下达说明", "textarea")]
-
-
-@register("negotiation.issue", _describe_issue)
-def submit_issue(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
-    ctx = cases.begin_task(task_id, user)
-    cycle, unit, participant = _cycle_and_unit(ctx.case)
-    check = Checker(data)
-    comment = check.text("comment", "下达说明", max_len=2000)
-    check.raise_if_any()
-    if participant.issued_at is not None:
-        raise Conflict(f"{unit.name} 的目标已于此前下达")
-    latest = _latest(ctx)
-    if latest.tier not in TIERS:
-        raise Conflict("目标尚未定稿（缺少难度档次），不能下达")
-    version = _carry_forward(ctx, "down3", latest, comment, user)
-    indicators = catalogue.issue_individual(cycle, unit, version)
-    participant.tier = version.tier
-    participant.issued_version_id = version.id
-    participant.issued_at = clock.now()
-    db.session.flush()
-    from app.services import letters
-
-    generated = letters.generate_for_unit(participant, version, user)
-    return cases.finish_task(
-        ctx,
-        {"version": version.number, "issued": True},
-        outcome="issue",
-        comment=comment or None,
-        event_data={
-            "version": version.number,
-            "tier": version.tier,
-            "indicators": len(indicators),
-            "letters": len(generated),
-        },
-    )
-
-
-def issued_version(participant: CycleUnit) -> TargetVersion | None:
-    if participant.issued_version_id is None:
-        return None
-    return db.session.get(TargetVersion, participant.issued_version_id)

@@ -37,7 +37,7 @@ from app.models import (
     Unit,
     User,
 )
-from app.models.supervision import RECTIFICATION_SOURCES
+from app.models.rectification import RECTIFICATION_SOURCES
 from app.services import cases, ledger
 from app.services import supervision as sv
 from app.services.steps import Checker, FieldSpec, Files, register

@@ -61,7 +61,8 @@ def register(form_key: str, describe: Describe) -> Callable[[Submit], Submit]:
 
 # Modules whose import registers step handlers (one per process family).
 HANDLER_MODULES = (
-    "app.services.assessment", "app.services.negotiation", "app.services.letters", "app.services.letter_signing",
+    "app.services.assessment", "app.services.negotiation", "app.services.negotiation_issue",
+    "app.services.letters", "app.services.letter_signing",
     "app.services.generic_steps",
     # supervision (step 4)
     "app.services.rectification", "app.services.deduction_appeals", "app.services.reports", "app.services.midyear",

@@ -16,8 +16,9 @@ from werkzeug.wrappers import Response
 from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, Cycle, Indicator, LedgerItem, SupervisionFile, Unit, User
+from app.models.rectification import RECTIFICATION_SOURCES, RECTIFICATION_STATUS
 from app.models.result import LEDGER_KINDS
-from app.models.supervision import FINDING_CATEGORIES, INSPECTION_KINDS, RECTIFICATION_SOURCES, RECTIFICATION_STATUS
+from app.models.supervision import FINDING_CATEGORIES, INSPECTION_KINDS
 from app.services import access, deduction_appeals, inspections, ledger, rectification, reports
 from app.services import supervision as sv
 from forms import supervision_tasks as _step_forms  # noqa: F401  (registers the step forms)

@@ -14,7 +14,7 @@ import forms.negotiation  # noqa: F401  (registers the negotiation step forms)
 from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Cycle, CycleUnit, Unit, UnitScheme, User
-from app.services import catalogue, cycles, negotiation, targets
+from app.services import catalogue, cycles, negotiation_issue, targets
 from forms.office import SchemeForm, attach_errors
 
 bp = Blueprint("unit", __name__, url_prefix="/unit")
@@ -131,7 +131,7 @@ def scheme_file(scheme_id: int) -> Response:
 @login_required
 def targets_page(cycle_id: int, unit_id: int) -> str:
     cycle, unit, participant = _participant(cycle_id, unit_id)
-    version = negotiation.issued_version(participant)
+    version = negotiation_issue.issued_version(participant)
     return render_template(
         "unit/targets.html",
         cycle=cycle,
