@@ -11,6 +11,8 @@ Design points:
   no imports, no dunder/underscore names or attributes, compiled code cached.
 - Timers are driven by the application clock (``app.clock``), not by wall time: the engine
   computes each waiting timer's due time with that clock and fires a timer only when asked.
+- State queries of the task tree are answered by a flat scan of the task dictionary with the
+  tree walk's exact result and order (``taskscan``), not by walking the whole history.
 """
 
 from app.engine.instance import (
@@ -29,6 +31,9 @@ from app.engine.scripts import (
     ScriptNotAllowed,
 )
 from app.engine.specs import ParsedProcess, StepInfo, _spec_cache, cached_process, parse_bpmn
+from app.engine.taskscan import install as _install_taskscan
+
+_install_taskscan()
 
 __all__ = [
     "MAX_TASKS_PER_INSTANCE",

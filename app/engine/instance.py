@@ -179,8 +179,10 @@ class Instance:
 
     def ready_user_tasks(self) -> list[UserTaskView]:
         views = []
-        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+        for task in self.workflow.get_tasks(state=TaskState.READY):
             spec = task.task_spec
+            if not spec.manual:
+                continue
             step = spec.bpmn_id or spec.name
             info = self.parsed.steps.get(step)
             views.append(
