@@ -89,5 +89,5 @@ def _update_waiting_tasks(self: Any) -> None:
 
 
 def install() -> None:
-    Workflow.get_tasks = _get_tasks  # type: ignore[method-assign]
-    Workflow.update_waiting_tasks = _update_waiting_tasks  # type: ignore[method-assign]
+    Workflow.get_tasks = _get_tasks
+    Workflow.update_waiting_tasks = _update_waiting_tasks
