@@ -351,6 +351,18 @@ def test_dumps_load_round_trip_keeps_ready_tasks_and_data():
     assert restored.completed and restored.data["note"] == "第一轮"
 
 
+def _reference_dumps(instance: engine.Instance) -> str:
+    """The state as one plain ``json.dumps`` of the whole converted workflow (no kept JSON)."""
+    from app.engine import instance as module
+
+    module._registry._encoder_mode = True
+    try:
+        dct = module._state_converter.to_dict(instance.workflow)
+    finally:
+        module._registry._encoder_mode = False
+    return json.dumps(dct, separators=(",", ":"), cls=module._serializer._encoder_cls)
+
+
 def test_kept_serialised_form_of_finished_tasks_equals_a_fresh_conversion():
     """``dumps`` reuses the converted dict of finished tasks; after each step (rework rounds,
     going back with ``reset_to``) the state must be exactly what a fresh conversion gives."""
@@ -360,7 +372,7 @@ def test_kept_serialised_form_of_finished_tasks_equals_a_fresh_conversion():
         instance.complete(only_task(instance).id, {"again": True, "note": f"第{round_no}轮"})
         state = instance.dumps()
         fresh = engine.Instance.load(parsed, state, engine.SERIALIZER_VERSION)
-        assert fresh.dumps() == state == instance.dumps()
+        assert fresh.dumps() == state == instance.dumps() == _reference_dumps(instance)
     kept = [t for t in instance.workflow.tasks.values() if "_saved_dict" in t.__dict__]
     assert kept, "finished tasks keep their serialised form"
     done = [t for t in instance.workflow.tasks.values() if t.task_spec.manual and t.state == 64]  # COMPLETED
@@ -368,7 +380,7 @@ def test_kept_serialised_form_of_finished_tasks_equals_a_fresh_conversion():
     first = str(done[0].id)
     instance.reset_task(first)  # the first round's task is READY again; what followed is gone
     state = instance.dumps()
-    assert engine.Instance.load(parsed, state, engine.SERIALIZER_VERSION).dumps() == state
+    assert engine.Instance.load(parsed, state, engine.SERIALIZER_VERSION).dumps() == state == _reference_dumps(instance)
     assert json.loads(state)["tasks"][first]["state"] == 16  # READY, not the kept COMPLETED form
     assert [v.id for v in instance.ready_user_tasks()] == [first]
 

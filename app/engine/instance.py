@@ -49,6 +49,38 @@ class _StateConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
+    def to_json(self, workflow: BpmnWorkflow) -> str:
+        """``json.dumps(self.to_dict(workflow))`` (the same text), with each finished task's JSON
+        kept beside its kept dict (see ``_FinishedTaskConverter``): a save encodes only the tasks
+        that can still change, not the case's whole history."""
+        before = {
+            "data": self.registry.convert(self.registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+        }
+        after = {
+            "root": str(workflow.task_tree.id),
+            "subprocesses": self.mapping_to_dict(workflow.subprocesses),
+            "bpmn_events": self.registry.convert(workflow.bpmn_events),
+        }
+        convert, encode = self.registry.convert, _encoder.encode
+        parts = []
+        for task in workflow.tasks.values():
+            dct = convert(task)
+            saved = task.__dict__.get("_saved_json")
+            if saved is not None and saved[0] is dct:
+                parts.append(saved[1])
+                continue
+            text = f"{encode(dct['id'])}:{encode(dct)}"
+            kept = task.__dict__.get("_saved_dict")
+            if kept is not None and kept[1] is dct:  # final: its JSON is final too
+                task.__dict__["_saved_json"] = (dct, text)
+            parts.append(text)
+        # the keys in to_dict's order: ...completed, tasks, root...
+        return f'{encode(before)[:-1]},"tasks":{{{",".join(parts)}}},{encode(after)[1:]}'
+
     def restore_with(self, dct: dict[str, Any], parsed: ParsedProcess) -> BpmnWorkflow:
         workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
@@ -89,6 +121,7 @@ _CONFIG = {**SPIFF_CONFIG, Task: _FinishedTaskConverter}
 _registry = BpmnWorkflowSerializer.configure(_CONFIG)
 _state_converter = _StateConverter(BpmnWorkflow, _registry)
 _serializer = BpmnWorkflowSerializer(_registry)
+_encoder = _serializer._encoder_cls(separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -159,9 +192,7 @@ class Instance:
     def dumps(self) -> str:
         _registry._encoder_mode = True  # mirrors BpmnWorkflowSerializer.serialize_json
         try:
-            return json.dumps(
-                _state_converter.to_dict(self.workflow), separators=(",", ":"), cls=_serializer._encoder_cls
-            )
+            return _state_converter.to_json(self.workflow)
         finally:
             _registry._encoder_mode = False
 
