@@ -157,10 +157,10 @@ def start() -> Response:
         PROCESS_KEY, unit_id=user.unit_id, title=f"基准测试 {number.get('n', '')}".strip(), started_by=user
     )
     case_id = case.id
-    db.session.commit()
-    tasks = db.session.scalars(
+    tasks = db.session.scalars(  # in the same transaction (a read after the commit would open another)
         select(HumanTask.id).where(HumanTask.case_id == case_id, HumanTask.status == "open").order_by(HumanTask.id)
     ).all()
+    db.session.commit()
     return jsonify({"case_id": case_id, "next_tasks": [{"id": t} for t in tasks]})
 
 

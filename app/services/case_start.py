@@ -1,10 +1,11 @@
-"""Starting many cases of one process at once (one case per letter of a unit, for instance).
+"""Starting cases: one (``start_one``, behind ``cases.start_case``) or many of one process at once
+(``start_cases``: one case per letter of a unit, for instance).
 
-The result is what ``cases.start_case`` gives for each item: a case row holding the started
-instance's state, its "start" history event and its inbox rows. They are written with three
-statements for the whole batch instead of five per case. An item whose first steps need more than
-plain inbox rows (会签 rows per role holder, a waiting timer, an instance that ended at once) goes
-through ``cases.start_case`` instead, so every case starts the same way.
+A started case is a case row holding the started instance's state, its "start" history event and
+its inbox rows. When the first steps need nothing but plain inbox rows these are three prebuilt
+INSERTs (for a whole batch as for one case) and the new row becomes a persistent object without a
+unit-of-work flush. A start whose first steps need more (会签 rows per role holder, a waiting
+timer, an instance that ended at once) takes the general path: insert, then ``case_state.sync``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import make_transient_to_detached
+
 from app import clock, engine
 from app.errors import DomainError
 from app.extensions import db
-from app.models import User
-from app.services import case_state, cases
+from app.models import Case, ProcessDefinition, User
+from app.services import case_state
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class CaseStart:
 
 
 _CASE_INSERT = case_state.case_table.insert().returning(case_state.case_table.c.id, sort_by_parameter_order=True)
+_CASE_INSERT_ONE = case_state.case_table.insert().returning(case_state.case_table.c.id)
 
 
 def _plain(instance: engine.Instance, views: list[engine.UserTaskView]) -> bool:
@@ -61,7 +65,7 @@ def start_cases(process_key: str, items: Sequence[CaseStart], *, started_by: Use
     """Start one case of ``process_key`` per item; returns the case ids in the order of ``items``."""
     if not items:
         return []
-    definition = cases.latest_definition(process_key)
+    definition = case_state.latest_definition(process_key)
     parsed = case_state.process_of(definition)
     now = clock.now()
     ids: list[int] = [0] * len(items)
@@ -73,7 +77,7 @@ def start_cases(process_key: str, items: Sequence[CaseStart], *, started_by: Use
             raise DomainError(f"流程启动失败: {exc}") from exc
         views = instance.ready_user_tasks()
         if not _plain(instance, views):
-            ids[index] = _start_one(process_key, item, started_by).id
+            ids[index] = _start_general(definition, instance, item, started_by, now).id
             continue
         batch.append((index, instance, views, instance.dumps()))
     if not batch:
@@ -86,8 +90,7 @@ def start_cases(process_key: str, items: Sequence[CaseStart], *, started_by: Use
     tasks: list[dict[str, Any]] = []
     for case_id, (index, instance, views, state) in zip(new_ids, batch, strict=True):
         ids[index] = case_id
-        events.append({"case_id": case_id, "task_id": None, "user_id": started_by_id, "action": "start",
-                       "step": definition.name, "comment": None, "data": None, "created_at": now})
+        events.append(_start_event(case_id, definition, started_by_id, now))
         tasks.extend(
             case_state.task_row(case_id, items[index].unit_id, view, now, _assignee(instance, view)) for view in views
         )
@@ -113,8 +116,52 @@ def _case_row(
     }
 
 
-def _start_one(process_key: str, item: CaseStart, started_by: User | None) -> Any:
-    return cases.start_case(
-        process_key, unit_id=item.unit_id, title=item.title, started_by=started_by, data=dict(item.data),
-        cycle_id=item.cycle_id, group_id=item.group_id, subject=item.subject, parent_case_id=item.parent_case_id,
+def start_one(process_key: str, item: CaseStart, started_by: User | None) -> Case:
+    """Start one case of the latest version of ``process_key`` and run it to its first user tasks."""
+    definition = case_state.latest_definition(process_key)
+    try:
+        instance = engine.Instance.start(case_state.process_of(definition), dict(item.data))
+    except engine.EngineError as exc:
+        raise DomainError(f"流程启动失败: {exc}") from exc
+    now = clock.now()
+    views = instance.ready_user_tasks()
+    if not _plain(instance, views):
+        return _start_general(definition, instance, item, started_by, now)
+    started_by_id = started_by.id if started_by else None
+    state = instance.dumps()
+    row = _case_row(definition.id, process_key, item, views, state, started_by_id, now)
+    case_id = db.session.execute(_CASE_INSERT_ONE, row).scalar_one()
+    case = Case(id=case_id, **row)
+    make_transient_to_detached(case)  # the row as a persistent object, without a flush
+    db.session.add(case)
+    case_state.core(case_state.EVENT_INSERT, _start_event(case_id, definition, started_by_id, now))
+    tasks = [case_state.task_row(case_id, item.unit_id, view, now, _assignee(instance, view)) for view in views]
+    if tasks:
+        case_state.core(case_state.TASK_INSERT, tasks)
+    case_state.instances.put(case_id, state, instance)
+    return case
+
+
+def _start_event(case_id: int, definition: ProcessDefinition, started_by_id: int | None,
+                 now: dt.datetime) -> dict[str, Any]:
+    return {"case_id": case_id, "task_id": None, "user_id": started_by_id, "action": "start",
+            "step": definition.name, "comment": None, "data": None, "created_at": now}
+
+
+def _start_general(
+    definition: ProcessDefinition, instance: engine.Instance, item: CaseStart, started_by: User | None,
+    now: dt.datetime,
+) -> Case:
+    """Insert the case, then mirror the instance with ``sync`` (会签 rows, timers, an instance that ended)."""
+    subject_type, subject_id = item.subject if item.subject else (None, None)
+    case = Case(
+        definition_id=definition.id, process_key=definition.key, title=item.title, unit_id=item.unit_id,
+        cycle_id=item.cycle_id, group_id=item.group_id, subject_type=subject_type, subject_id=subject_id,
+        parent_case_id=item.parent_case_id, state="{}", serializer_version=engine.SERIALIZER_VERSION,
+        started_by_id=started_by.id if started_by else None, started_at=now,
     )
+    db.session.add(case)
+    db.session.flush()
+    case_state.record_fast(case, "start", user_id=case.started_by_id, task_id=None, step=definition.name, now=now)
+    case_state.sync(case, instance, open_tasks=[])
+    return case

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock, engine
-from app.errors import Conflict, DomainError
+from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
 
@@ -38,6 +38,18 @@ def parse_duration(value: str | None) -> dt.timedelta | None:
 
 def process_of(definition: ProcessDefinition) -> engine.ParsedProcess:
     return engine.cached_process(definition.id, definition.key, definition.bpmn_xml)
+
+
+def latest_definition(process_key: str) -> ProcessDefinition:
+    definition = db.session.scalar(_LATEST_DEFINITION, {"process_key": process_key})
+    if definition is None:
+        raise NotFound(f"流程 {process_key} 尚未部署")
+    return definition
+
+
+_LATEST_DEFINITION = select(ProcessDefinition).where(
+    ProcessDefinition.key == bindparam("process_key"), ProcessDefinition.is_latest.is_(True)
+)
 
 
 class _InstanceCache:
@@ -105,6 +117,7 @@ TASK_INSERT = task_table.insert()
 _CLOSE_TASKS = update(task_table).where(
     task_table.c.id.in_(bindparam("close_ids", expanding=True)), task_table.c.status == "open"
 )
+_CLOSE_ONE = update(task_table).where(task_table.c.id == bindparam("close_id"), task_table.c.status == "open")
 _STORE_CASE = update(case_table).where(
     case_table.c.id == bindparam("row_id"), case_table.c.lock_version == bindparam("expected_version")
 )
@@ -142,7 +155,10 @@ def close_tasks(
         values.update(completed_by_id=completed_by_id, outcome=outcome)
     if acting_for_id is not None:
         values["acting_for_id"] = acting_for_id
-    core(_CLOSE_TASKS, {**values, "close_ids": [t.id for t in tasks]})
+    if len(tasks) == 1:  # the usual case: a plain statement (an expanding IN is re-rendered each time)
+        core(_CLOSE_ONE, {**values, "close_id": tasks[0].id})
+    else:
+        core(_CLOSE_TASKS, {**values, "close_ids": [t.id for t in tasks]})
     for task in tasks:
         for key, value in values.items():
             set_committed_value(task, key, value)

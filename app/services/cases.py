@@ -24,14 +24,15 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, exists, select, update
 
 from app import clock, engine
-from app.errors import Conflict, DomainError, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
-from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
-from app.services import access, case_state
+from app.models import Case, CaseEvent, HumanTask, RoleAssignment, Timer, UnitClosure, User
+from app.services import access, case_start, case_state
 
 # The storage half lives in ``case_state``; these names are kept for callers and tests.
 parse_duration = case_state.parse_duration
 process_of = case_state.process_of
+latest_definition = case_state.latest_definition
 _load_instance = case_state.load_instance
 _instances = case_state.instances
 _record_fast = case_state.record_fast
@@ -55,18 +56,6 @@ def event_extra(data: dict[str, Any]) -> Iterator[None]:
         yield
     finally:
         _event_extra.reset(token)
-
-
-def latest_definition(process_key: str) -> ProcessDefinition:
-    definition = db.session.scalar(_LATEST_DEFINITION, {"process_key": process_key})
-    if definition is None:
-        raise NotFound(f"流程 {process_key} 尚未部署")
-    return definition
-
-
-_LATEST_DEFINITION = select(ProcessDefinition).where(
-    ProcessDefinition.key == bindparam("process_key"), ProcessDefinition.is_latest.is_(True)
-)
 
 
 def record(
@@ -105,31 +94,12 @@ def start_case(
     subject: tuple[str, int] | None = None,
     parent_case_id: int | None = None,
 ) -> Case:
-    definition = latest_definition(process_key)
-    try:
-        instance = engine.Instance.start(process_of(definition), data or {})
-    except engine.EngineError as exc:
-        raise DomainError(f"流程启动失败: {exc}") from exc
-    case = Case(
-        definition_id=definition.id,
-        process_key=process_key,
-        title=title,
-        unit_id=unit_id,
-        cycle_id=cycle_id,
-        group_id=group_id,
-        subject_type=subject[0] if subject else None,
-        subject_id=subject[1] if subject else None,
+    """Start a case of the latest version of ``process_key`` (see ``case_start.start_one``)."""
+    item = case_start.CaseStart(
+        unit_id=unit_id, title=title, data=data or {}, cycle_id=cycle_id, group_id=group_id, subject=subject,
         parent_case_id=parent_case_id,
-        state="{}",
-        serializer_version=engine.SERIALIZER_VERSION,
-        started_by_id=started_by.id if started_by else None,
-        started_at=clock.now(),
     )
-    db.session.add(case)
-    db.session.flush()
-    record(case, "start", user=started_by, step=definition.name)
-    _sync(case, instance, open_tasks=[])
-    return case
+    return case_start.start_one(process_key, item, started_by)
 
 
 # --------------------------------------------------------------------------- tasks
