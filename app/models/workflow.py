@@ -44,7 +44,7 @@ class Case(Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # leads ix_wf_case_unit_cycle_process
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycle.id"), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("unit_group.id"))
     subject_type: Mapped[str | None] = mapped_column(String(40))
@@ -64,7 +64,10 @@ class Case(Base):
     unit: Mapped[Unit] = relationship()
     started_by: Mapped[User | None] = relationship()
 
-    __table_args__ = (Index("ix_wf_case_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        Index("ix_wf_case_subject", "subject_type", "subject_id"),
+        Index("ix_wf_case_unit_cycle_process", "unit_id", "cycle_id", "process_key"),
+    )
     # Optimistic concurrency: every UPDATE checks and bumps lock_version.
     __mapper_args__ = {"version_id_col": lock_version}
 

@@ -54,9 +54,10 @@ USER_PARAM, NOW_PARAM = "candidate_user_id", "candidate_now"
 @lru_cache(maxsize=1)
 def bound_candidate_columns() -> tuple[ColumnElement[bool], ScalarSelect[Any]]:
     """(``direct_candidate_clause``, ``proxy_principal``) over the bind parameters ``USER_PARAM`` and
-    ``NOW_PARAM`` (see ``candidate_params``), built once: for statements built once (the hot path)."""
+    ``NOW_PARAM`` (see ``candidate_params``), built once, for statements over a few task rows (the
+    hot path: the rows of one case when a task is completed)."""
     user_id, now = bindparam(USER_PARAM, type_=Integer), bindparam(NOW_PARAM, type_=DateTime)
-    return _direct(user_id), _principal(user_id, now)
+    return _direct_per_row(user_id), _principal(user_id, now)
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +81,22 @@ def _direct(user_id: Any) -> ColumnElement[bool]:
         .where(RoleAssignment.user_id == user_id)
     )
     in_scope = tuple_(HumanTask.role, HumanTask.unit_id).in_(scopes)
+    return or_(
+        HumanTask.assignee_id == user_id,
+        and_(HumanTask.assignee_id.is_(None), in_scope),
+        HumanTask.delegated_to_id == user_id,
+    )
+
+
+def _direct_per_row(user_id: Any) -> ColumnElement[bool]:
+    # ``_direct`` for statements over a few task rows (the rows of one case): a correlated probe per
+    # row — the user's assignments of the row's role, then the closure pair — costs the same in any
+    # county, where the uncorrelated set holds every unit below the user's scopes (all of them for
+    # a county-wide role).
+    in_scope = exists().where(
+        RoleAssignment.user_id == user_id, RoleAssignment.role == HumanTask.role,
+        UnitClosure.ancestor_id == RoleAssignment.unit_id, UnitClosure.descendant_id == HumanTask.unit_id,
+    )
     return or_(
         HumanTask.assignee_id == user_id,
         and_(HumanTask.assignee_id.is_(None), in_scope),

@@ -82,22 +82,19 @@ def _add(record: ArchiveRecord, unit_code: str) -> ArchiveRecord:
 
 def pending_units(cycle: Cycle, group_id: int) -> list[str]:
     """Names of the group's units whose assessment case is still running (or has an open appeal)."""
-    running = db.session.scalars(
-        select(Unit.name)
-        .join(CycleUnit, CycleUnit.unit_id == Unit.id)
-        .join(Case, and_(Case.unit_id == Unit.id, Case.cycle_id == cycle.id))
-        .where(CycleUnit.cycle_id == cycle.id, CycleUnit.group_id == group_id,
-               Case.process_key == "assessment", Case.status == "running")
-        .distinct()
-    ).all()
-    appealing = db.session.scalars(
-        select(Unit.name)
-        .join(Case, Case.unit_id == Unit.id)
+    # the group's units first, then their cases by (unit, cycle, process): a join let SQLite walk
+    # every case of the cycle for each group
+    units = select(CycleUnit.unit_id).where(CycleUnit.cycle_id == cycle.id, CycleUnit.group_id == group_id)
+    running_cases = select(Case.unit_id).where(
+        Case.unit_id.in_(units), Case.cycle_id == cycle.id, Case.process_key == "assessment", Case.status == "running"
+    )
+    appealed_cases = (
+        select(Case.unit_id)
         .join(Appeal, Appeal.case_id == Case.id)
-        .join(CycleUnit, and_(CycleUnit.unit_id == Unit.id, CycleUnit.cycle_id == cycle.id))
-        .where(Case.cycle_id == cycle.id, CycleUnit.group_id == group_id, Appeal.status != "answered")
-        .distinct()
-    ).all()
+        .where(Case.unit_id.in_(units), Case.cycle_id == cycle.id, Appeal.status != "answered")
+    )
+    running = db.session.scalars(select(Unit.name).where(Unit.id.in_(running_cases))).all()
+    appealing = db.session.scalars(select(Unit.name).where(Unit.id.in_(appealed_cases))).all()
     return sorted(set(running) | set(appealing))
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, select, union_all
 
 from app import clock
 from app.errors import ValidationFailed
@@ -39,12 +39,20 @@ def indicators_for(case: Case) -> list[Indicator]:
     return list(db.session.scalars(_INDICATORS_FOR, {"cycle_id": case.cycle_id, "unit_id": case.unit_id}))
 
 
-# Built once (its construction costs more than running it): the common and the unit's own indicators.
+# Built once (its construction costs more than running it): the common and the unit's own
+# indicators, each found by an index probe on (cycle_id, unit_id); an OR of the two let SQLite
+# scan every indicator of the cycle (all units') for each case.
 _INDICATORS_FOR = (
     select(Indicator)
     .where(
-        Indicator.cycle_id == bindparam("cycle_id"),
-        or_(Indicator.unit_id.is_(None), Indicator.unit_id == bindparam("unit_id")),
+        Indicator.id.in_(
+            union_all(
+                select(Indicator.id).where(Indicator.cycle_id == bindparam("cycle_id"), Indicator.unit_id.is_(None)),
+                select(Indicator.id).where(
+                    Indicator.cycle_id == bindparam("cycle_id"), Indicator.unit_id == bindparam("unit_id")
+                ),
+            )
+        )
     )
     .where(Indicator.part != "social")
     .order_by(Indicator.part, Indicator.sort_order, Indicator.id)

@@ -185,8 +185,11 @@ def role_holder_ids(role: str, unit_id: int) -> list[int]:
         db.session.scalars(
             select(RoleAssignment.user_id)
             .join(User, User.id == RoleAssignment.user_id)
-            .join(UnitClosure, UnitClosure.ancestor_id == RoleAssignment.unit_id)
-            .where(RoleAssignment.role == role, UnitClosure.descendant_id == unit_id, User.active.is_(True))
+            .where(  # ancestors first, then (role, unit) index probes (see letters._people)
+                RoleAssignment.role == role,
+                RoleAssignment.unit_id.in_(select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id == unit_id)),
+                User.active.is_(True),
+            )
             .distinct()
             .order_by(RoleAssignment.user_id)
         )

@@ -71,9 +71,10 @@ def _people(unit: Unit, department_ids: set[int]) -> _People:
     rows = db.session.execute(
         select(RoleAssignment.role, RoleAssignment.unit_id, User)
         .join(User, User.id == RoleAssignment.user_id)
-        .join(UnitClosure, UnitClosure.ancestor_id == RoleAssignment.unit_id)
         .where(
-            UnitClosure.descendant_id == unit.id,
+            # the unit's ancestors first, then (role, unit) index probes: a join on the closure let
+            # the planner scan every assignment of the role in the county
+            RoleAssignment.unit_id.in_(select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id == unit.id)),
             RoleAssignment.role.in_(("unit_head", "dept_head", "staff")),
             User.active.is_(True),
         )

@@ -187,8 +187,11 @@ def holders(role: str, unit_id: int) -> list[User]:
         db.session.scalars(
             select(User)
             .join(RoleAssignment, RoleAssignment.user_id == User.id)
-            .join(UnitClosure, UnitClosure.ancestor_id == RoleAssignment.unit_id)
-            .where(RoleAssignment.role == role, UnitClosure.descendant_id == unit_id, User.active.is_(True))
+            .where(  # ancestors first, then (role, unit) index probes (see letters._people)
+                RoleAssignment.role == role,
+                RoleAssignment.unit_id.in_(select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id == unit_id)),
+                User.active.is_(True),
+            )
             .order_by(User.id)
             .distinct()
         )
