@@ -45,16 +45,26 @@ def facets(user: User) -> Facets:
 
 @lru_cache(maxsize=1)
 def _facets_statement() -> Select:
-    return (
+    # The distinct keys of the user's open tasks first (task → case only), then the names of those
+    # few keys: joining unit, process and cycle names before DISTINCT looked each up per task row.
+    keys = (
         select(
-            Case.cycle_id, Cycle.title, HumanTask.unit_id, Unit.name, Case.process_key, ProcessDefinition.name,
-            HumanTask.step, HumanTask.name,
+            Case.cycle_id, HumanTask.unit_id, Case.process_key, Case.definition_id, HumanTask.step,
+            HumanTask.name.label("step_name"),
         )
         .select_from(HumanTask)
         .join(Case, Case.id == HumanTask.case_id)
-        .join(Unit, Unit.id == HumanTask.unit_id)
-        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
-        .outerjoin(Cycle, Cycle.id == Case.cycle_id)
         .where(HumanTask.status == "open", bound_candidate_clause())
         .distinct()
+        .subquery("facet_keys")
+    )
+    return (
+        select(
+            keys.c.cycle_id, Cycle.title, keys.c.unit_id, Unit.name, keys.c.process_key, ProcessDefinition.name,
+            keys.c.step, keys.c.step_name,
+        )
+        .select_from(keys)
+        .join(Unit, Unit.id == keys.c.unit_id)
+        .join(ProcessDefinition, ProcessDefinition.id == keys.c.definition_id)
+        .outerjoin(Cycle, Cycle.id == keys.c.cycle_id)
     )
