@@ -13,10 +13,20 @@ from app import clock
 from app.models.user import ROLES
 from app.services import access
 
+_CST_OFFSET = clock.CST.utcoffset(None)
 
-def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    local = clock.to_local(value)
-    return local.strftime(fmt) if local else ""
+
+def _fmt_dt(value: dt.datetime | None, fmt: str | None = None) -> str:
+    """A stored (naive UTC) time in China time; the default format without strftime or tz objects
+    (it runs for every date of every list row; China time is a fixed UTC+8)."""
+    if value is None:
+        return ""
+    if fmt is None:
+        local = value + _CST_OFFSET
+        return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    converted = clock.to_local(value)
+    assert converted is not None
+    return converted.strftime(fmt)
 
 
 def _wants_json() -> bool:
