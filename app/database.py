@@ -1,14 +1,37 @@
-"""Per-connection database settings."""
+"""Per-connection database settings, and read-only requests without a transaction.
+
+A view marked ``@read_only`` only reads. On PostgreSQL its request runs on a connection in
+autocommit mode: no BEGIN before the first statement and no ROLLBACK when the session closes,
+i.e. one network round trip per statement instead of two more per request (READ COMMITTED gives
+each statement its own snapshot either way, so a read sees exactly what it saw in a transaction).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def read_only(view: View) -> View:
+    """Mark a view that never writes (put it below ``login_required`` and the route decorator)."""
+    view._read_only = True  # type: ignore[attr-defined]  # copied onto wrappers by functools.wraps
+    return view
+
+
+def _autocommit_reads() -> None:
+    if request.method not in ("GET", "HEAD") or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "_read_only", False):
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -25,3 +48,5 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        elif engine.dialect.name == "postgresql":
+            app.before_request(_autocommit_reads)  # before any hook that loads the user

@@ -30,6 +30,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask_login import current_user, login_required
 from sqlalchemy import event, select, text
 
+from app.database import read_only
 from app.errors import DomainError
 from app.extensions import csrf, db
 from app.models import Case, HumanTask, User
@@ -166,6 +167,7 @@ def start() -> Response:
 
 @bp.get("/ping")
 @login_required
+@read_only
 def ping() -> Response:
     return Response("ok", mimetype="text/plain")
 

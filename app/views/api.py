@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from app import clock
+from app.database import read_only
 from app.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import csrf, db
 from app.models import ApiToken, Case, CaseEvent, HumanTask, User
@@ -240,6 +241,7 @@ def csrf_token() -> Response:
 
 @bp.get("/me")
 @op("当前用户及其角色", tag="auth", response="Me")
+@read_only
 def me() -> Response:
     user = _user()
     return jsonify(schema.me(user, access.role_units(user)))
@@ -265,6 +267,7 @@ TASK_FILTERS = (
 @bp.get("/tasks")
 @op("待办列表（搜索、筛选、排序、分页）", tag="inbox", response="TaskPage", params=TASK_FILTERS + PAGING,
     description="当前用户可办理的任务；参数有误时返回 400，fields 列出各参数的问题。")
+@read_only
 def list_tasks() -> Response:
     paging = _paging()
     flt = inbox.TaskFilter.from_args(request.args)
@@ -274,12 +277,14 @@ def list_tasks() -> Response:
 
 @bp.get("/tasks/facets")
 @op("待办筛选项（本人待办涉及的年度、单位、流程、环节）", tag="inbox", response="Facets")
+@read_only
 def task_facets() -> Response:
     return jsonify(schema.facets(inbox.facets(_user())))
 
 
 @bp.get("/tasks/done")
 @op("已办列表", tag="inbox", response="DoneTaskPage", params=PAGING)
+@read_only
 def list_done() -> Response:
     paging = _paging()
     return jsonify(schema.page(inbox.done(_user(), paging["page"], paging["per_page"]), schema.done_task))
@@ -287,6 +292,7 @@ def list_done() -> Response:
 
 @bp.get("/inbox/counts")
 @op("待办数、逾期数、未读消息数", tag="inbox", response="Counts")
+@read_only
 def counts() -> Response:
     return jsonify(inbox.counts(_user()))
 

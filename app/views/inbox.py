@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app import clock
+from app.database import read_only
 from app.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, EvidenceFile, HumanTask, User
@@ -67,6 +68,7 @@ def _keep(**extra: Any) -> dict[str, Any]:
 
 @bp.get("/tasks")
 @login_required
+@read_only
 def todo() -> str:
     try:
         flt = inbox.TaskFilter.from_args(request.args)
@@ -89,12 +91,14 @@ def todo() -> str:
 
 @bp.get("/tasks/done")
 @login_required
+@read_only
 def done() -> str:
     return render_template("inbox/done.html", page=inbox.done(me(), **_page()), keep=_keep())
 
 
 @bp.get("/cases/mine")
 @login_required
+@read_only
 def started() -> str:
     page = inbox.started(me(), **_page())
     return render_template("inbox/started.html", page=page, keep=_keep(), appeals=casefile.appeals_by(me()))
