@@ -35,7 +35,7 @@ def task_candidate_clause(user: User) -> ColumnElement[bool]:
     """SQL condition: ``user`` is a candidate for the HumanTask row — its assignee (or, with no
     assignee, holds its role in scope), the person it is delegated to (委派), or the active proxy
     (代理) of such a candidate."""
-    return or_(_direct(user.id), exists().where(*_proxy_conditions(user.id, clock.now())))
+    return or_(_direct(user.id), _proxied(user.id, clock.now()))
 
 
 def direct_candidate_clause(user: User) -> ColumnElement[bool]:
@@ -64,7 +64,7 @@ def bound_candidate_columns() -> tuple[ColumnElement[bool], ScalarSelect[Any]]:
 def bound_candidate_clause() -> ColumnElement[bool]:
     """``task_candidate_clause`` over the bind parameters of ``candidate_params`` (built once)."""
     user_id, now = bindparam(USER_PARAM, type_=Integer), bindparam(NOW_PARAM, type_=DateTime)
-    return or_(_direct(user_id), exists().where(*_proxy_conditions(user_id, now)))
+    return or_(_direct(user_id), _proxied(user_id, now))
 
 
 def candidate_params(user: User) -> dict[str, Any]:
@@ -101,6 +101,26 @@ def _direct_per_row(user_id: Any) -> ColumnElement[bool]:
         HumanTask.assignee_id == user_id,
         and_(HumanTask.assignee_id.is_(None), in_scope),
         HumanTask.delegated_to_id == user_id,
+    )
+
+
+def _proxied(user_id: Any, now: Any) -> ColumnElement[bool]:
+    # The task row is a candidate's whose active proxy (代理) the user is: the same rule as
+    # ``_proxy_conditions``, as two uncorrelated sets (the principals; their (role, unit) scopes)
+    # that the database builds once per statement instead of probing task_proxy for every row.
+    proxy, ra, uc = _PROXY, _PROXY_RA, _PROXY_UC
+    active = (proxy.proxy_id == user_id, proxy.ended_at.is_(None), proxy.starts_at <= now, proxy.ends_at > now)
+    principals = select(proxy.user_id).where(*active)
+    principal_scopes = (
+        select(ra.role, uc.descendant_id)
+        .select_from(proxy)
+        .join(ra, ra.user_id == proxy.user_id)
+        .join(uc, uc.ancestor_id == ra.unit_id)
+        .where(*active)
+    )
+    return or_(
+        HumanTask.assignee_id.in_(principals),
+        and_(HumanTask.assignee_id.is_(None), tuple_(HumanTask.role, HumanTask.unit_id).in_(principal_scopes)),
     )
 
 
