@@ -6,6 +6,7 @@
   unit_officer of 县一中, ``supervisor`` = supervisor of 县教育局 above it).
 - ``gunicorn(setup, workers)``: the app of ``bench/_bench_wsgi.py`` under gunicorn (sync
   workers) on 127.0.0.1 and a free port, stopped on exit.
+- ``floor_ms(spec, n)``: the same gunicorn and client on a bare WSGI app (``bench/_floor_wsgi.py``).
 - ``Client``: one ``http.client.HTTPConnection`` (kept alive when the server allows it;
   gunicorn's sync worker closes after each response, so it reconnects transparently).
 """
@@ -153,6 +154,40 @@ def gunicorn(setup: Setup, workers: int = 1) -> Iterator[Server]:
     try:
         _wait_ready(server)
         yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def floor_ms(spec: str, requests: int, warmup: int = 50) -> list[float]:
+    """Client times (ms) of ``GET /bench/sql`` on the WSGI app ``spec`` (``bench/_floor_wsgi.py``)
+    under the same gunicorn command and client as the app: the floor under every row."""
+    port = free_port()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"jixiao-floor-{port}.log"
+    command = [
+        sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--workers", "1", "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--error-logfile", str(log),
+        "--no-control-socket", spec,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL)
+    server = Server(port, process, log)
+    try:
+        _wait_ready(server)
+        client = Client(port)
+        times = []
+        for index in range(warmup + requests):
+            status, _ = client.call("GET", "/bench/sql")
+            if status != 200:
+                raise SystemExit(f"floor {spec}: HTTP {status}")
+            if index >= warmup:
+                times.append(client.last_ns / 1e6)
+        client.close()
+        return times
     finally:
         process.terminate()
         try:

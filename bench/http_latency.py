@@ -11,7 +11,9 @@ client loop (http.client, bearer tokens of the two users):
    review as ``supervisor``;
 3. fill to 1,000 open instances (in this process, untimed) and list the officer's inbox 50
    times, 100 per page: ``GET /api/v1/tasks?per_page=100`` and the HTML page ``/tasks?per_page=100``;
-4. the logged-in request that does almost nothing: ``GET /api/v1/me`` and ``GET /bench/ping``.
+4. the logged-in request that does almost nothing: ``GET /api/v1/me`` and ``GET /bench/ping``;
+5. the request floor in the same run: the same gunicorn command and client on a bare WSGI
+   callable and on a one-route Flask app (``bench/_floor_wsgi.py``), no app code, no database.
 
 The server counts SQL statements per request (``before_cursor_execute`` in the worker, read
 back from ``/bench/sql``). Prints operation × database with median / p95 ms, the server-side
@@ -44,6 +46,7 @@ from bench._http import (
     APPROVE,
     SUBMIT,
     Client,
+    floor_ms,
     gunicorn,
     pg_unreachable,
     prepared,
@@ -315,6 +318,24 @@ def print_results(results: list[dict[str, Any]]) -> None:
             )
 
 
+def _floors(requests: int) -> dict[str, dict[str, float]]:
+    """The request floor in this run: the same gunicorn and client on apps that do nothing."""
+    floors = {}
+    apps = (("bare WSGI callable", "bench._floor_wsgi:bare"), ("Flask, one route", "bench._floor_wsgi:flask_app"))
+    for label, spec in apps:
+        stats = Stats()
+        stats.samples_ms = floor_ms(spec, requests)
+        floors[label] = {"median_ms": round(stats.median, 3), "p95_ms": round(percentile(stats.samples_ms, 95), 3)}
+    print()
+    print("request floor (same gunicorn command and client, this run; no app code, no database):")
+    for label, value in floors.items():
+        print(f"  {label:<20} median {value['median_ms']:.2f} ms, p95 {value['p95_ms']:.2f} ms")
+    noop = {db: PEER["noop"][db][0][0] / GOAL for db in ("sqlite", "postgresql")}
+    print(f"  (10x the peer's logged-in no-op row means ≤ {noop['sqlite']:.2f} ms on SQLite, "
+          f"≤ {noop['postgresql']:.2f} ms on PostgreSQL, including this floor)")
+    return floors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 instances, fill 300, 20 listings, 50 no-ops")
@@ -347,11 +368,13 @@ def main() -> None:
         print(f"running {label} ...", flush=True)
         results.append(run_backend(label, url, args))
     print_results(results)
+    floors = _floors(args.noop)
     load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     print(f"load average (1/5/15 min) before {load['before']}, after {load['after']} — other work on the box skews")
     path = write_json(
         "http_latency.json",
-        {"goal_speedup": GOAL, "peer_ms": PEER, "args": vars(args), "load_average": load, "results": results},
+        {"goal_speedup": GOAL, "peer_ms": PEER, "args": vars(args), "load_average": load, "results": results,
+         "floor_ms": floors},
     )
     print(f"wrote {path.relative_to(path.parents[2])}")
 
