@@ -13,7 +13,8 @@ import threading
 from collections import OrderedDict
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, event, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -110,6 +111,8 @@ task_table = cast(Table, HumanTask.__table__)
 case_table = cast(Table, Case.__table__)
 EVENT_INSERT = cast(Table, CaseEvent.__table__).insert()
 TASK_INSERT = task_table.insert()
+_TASK_INSERT_IDS = task_table.insert().returning(task_table.c.id, sort_by_parameter_order=True)
+_OPEN_AFTER_SYNC = "open_tasks_after_sync"  # session.info key, see ``open_tasks``
 
 
 # Built once: the SET columns come from the parameters of each execution (no statement
@@ -251,8 +254,7 @@ def sync(
                 new_rows.extend({**row, "kind": "countersign", "assignee_id": uid} for uid in holders)
                 continue
         new_rows.append(row)
-    if new_rows:
-        core(TASK_INSERT, new_rows)
+    new_ids: list[int] = list(core(_TASK_INSERT_IDS, new_rows).scalars()) if new_rows else []
     has_timers = sync_timers(case, instance)
     state = instance.dumps()
     values: dict[str, Any] = {
@@ -274,11 +276,43 @@ def sync(
         record_fast(case, "end", user_id=None, task_id=None, step="流程结束", now=now)
     if not instance.completed:
         instances.put(case.id, state, instance)
+    still_open = [t for t in open_tasks if t.status == "open"]
+    db.session.info.setdefault(_OPEN_AFTER_SYNC, {})[case.id] = (
+        case.lock_version, still_open, list(zip(new_ids, new_rows, strict=True)),
+    )
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("案件已被他人更新，请刷新后重试") from exc
     return new_rows
+
+
+def open_tasks(case: Case) -> list[HumanTask]:
+    """The case's open task rows by id. Right after ``sync`` (the case's version unchanged since)
+    they are known without a query: the rows it kept open and the ones it inserted."""
+    known = db.session.info.get(_OPEN_AFTER_SYNC, {}).get(case.id)
+    if known is None or known[0] != case.lock_version:
+        return list(db.session.scalars(_OPEN_TASKS, {"case_id": case.id}))
+    _, kept, inserted = known
+    made = []
+    for task_id, row in inserted:
+        task = HumanTask(id=task_id, parent_task_id=None, delegated_to_id=None, acting_for_id=None, note=None, **row)
+        make_transient_to_detached(task)
+        made.append(db.session.merge(task, load=False))
+    return sorted([t for t in kept if t.status == "open"] + made, key=lambda t: t.id)
+
+
+_OPEN_TASKS = (
+    select(HumanTask)
+    .where(HumanTask.case_id == bindparam("case_id"), HumanTask.status == "open")
+    .order_by(HumanTask.id)
+)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_open_tasks(session: Session) -> None:
+    session.info.pop(_OPEN_AFTER_SYNC, None)
 
 
 def sync_timers(case: Case, instance: engine.Instance) -> bool:

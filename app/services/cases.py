@@ -33,6 +33,7 @@ from app.services import access, case_start, case_state
 parse_duration = case_state.parse_duration
 process_of = case_state.process_of
 latest_definition = case_state.latest_definition
+open_tasks = case_state.open_tasks
 _load_instance = case_state.load_instance
 _instances = case_state.instances
 _record_fast = case_state.record_fast

@@ -334,7 +334,7 @@ def complete_task(task_id: int) -> Response:
         "case_id": case.id,
         "case_status": case.status,
         "current_step": case.current_step,
-        "next_tasks": [schema.next_task(t) for t in _open_tasks(case.id)],
+        "next_tasks": [schema.next_task(t) for t in cases.open_tasks(case)],
     }
     db.session.commit()
     return jsonify(body_out)

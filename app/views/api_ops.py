@@ -17,7 +17,7 @@ from app.models import Case, HumanTask, User
 from app.models.workflow import TaskProxy
 from app.services import access, cases, operations, ops_notify, proxies
 from app.views import api_schema as schema
-from app.views.api import BadRequest, _json_object, _open_tasks, _user, bp
+from app.views.api import BadRequest, _json_object, _user, bp
 from app.views.api_doc import ID
 
 # --------------------------------------------------------------------------- helpers
@@ -47,7 +47,7 @@ def _case_result(case_id: int) -> Response:
     db.session.commit()
     case = db.session.get_one(Case, case_id)
     return jsonify({"case_id": case.id, "case_status": case.status, "current_step": case.current_step,
-                    "next_tasks": [schema.next_task(t) for t in _open_tasks(case.id)]})
+                    "next_tasks": [schema.next_task(t) for t in cases.open_tasks(case)]})
 
 
 def _task_result(task: HumanTask) -> Response:
