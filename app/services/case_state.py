@@ -254,7 +254,11 @@ def sync(
                 new_rows.extend({**row, "kind": "countersign", "assignee_id": uid} for uid in holders)
                 continue
         new_rows.append(row)
-    new_ids: list[int] = list(core(_TASK_INSERT_IDS, new_rows).scalars()) if new_rows else []
+    new_ids: list[int] = []
+    if len(new_rows) == 1:  # the usual case: the driver's last row id, no RETURNING batch
+        new_ids = [core(TASK_INSERT, new_rows[0]).inserted_primary_key[0]]
+    elif new_rows:
+        new_ids = list(core(_TASK_INSERT_IDS, new_rows).scalars())
     has_timers = sync_timers(case, instance)
     state = instance.dumps()
     values: dict[str, Any] = {
