@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
@@ -75,7 +76,9 @@ class _StateConverter(BpmnWorkflowConverter):
                 continue
             text = f"{encode(dct['id'])}:{encode(dct)}"
             kept = task.__dict__.get("_saved_dict")
-            if kept is not None and kept[1] is dct:  # final: its JSON is final too
+            if kept is not None and kept[1] is dct and _only_scalars(dct):
+                # final, and holding no list or dict that later steps share and could still change
+                # in place (SpiffWorkflow copies task data one level deep): its JSON is final too
                 task.__dict__["_saved_json"] = (dct, text)
             parts.append(text)
         # the keys in to_dict's order: ...completed, tasks, root...
@@ -117,6 +120,17 @@ class _FinishedTaskConverter(TaskConverter):
 
 
 _FINAL = TaskState.COMPLETED | TaskState.CANCELLED
+_SCALARS = (str, int, float, bool, type(None), dt.datetime, dt.date, dt.timedelta, Decimal, UUID)
+
+
+def _only_scalars(dct: dict[str, Any]) -> bool:
+    """Whether the data a converted task carries (its data, internal data, delta) are all immutable values."""
+    delta = dct.get("delta") or {}
+    return all(
+        isinstance(value, _SCALARS)
+        for mapping in (dct.get("data") or {}, dct.get("internal_data") or {}, delta.get("updates") or {})
+        for value in mapping.values()
+    )
 _CONFIG = {**SPIFF_CONFIG, Task: _FinishedTaskConverter}
 _registry = BpmnWorkflowSerializer.configure(_CONFIG)
 _state_converter = _StateConverter(BpmnWorkflow, _registry)

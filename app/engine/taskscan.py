@@ -11,6 +11,7 @@ is in a state the walk descends into (``TaskIterator.min_state``) and it is no d
 walk's ``max_depth``; matches are ordered by their path from the root, which is the walk's
 depth-first pre-order. Queries with any other filter, a start task, or a workflow that has
 subprocesses (the BPMN walk also descends into those) keep the original walk.
+``update_waiting_tasks`` uses the scan only to learn that there is no WAITING task at all.
 """
 
 from __future__ import annotations
@@ -79,13 +80,12 @@ def _get_tasks(self: Any, first_task: Any = None, **kwargs: Any) -> list[Any]:
 
 
 def _update_waiting_tasks(self: Any) -> None:
-    found = scan(self, TaskState.WAITING)
-    if found is None:
-        _original_update_waiting(self)
+    # With no WAITING task the walk finds nothing and updates nothing: the scan answers that. With
+    # some, the walk runs as is: it is lazy, so an update can change what it reaches later (a task
+    # that starts waiting further on, a branch dropped), which a snapshot would not reproduce.
+    if scan(self, TaskState.WAITING) == []:
         return
-    for task in found:
-        if task._state == TaskState.WAITING:  # the walk is lazy: skip what an earlier update changed
-            task.task_spec._update(task)
+    _original_update_waiting(self)
 
 
 def install() -> None:
