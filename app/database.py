@@ -1,4 +1,6 @@
-"""Per-connection database settings, and read-only requests without a transaction.
+"""Per-connection database settings, a statement count per connection (``STATEMENT_COUNT``:
+how ``case_state.open_tasks`` knows nothing ran since a step), and read-only requests without a
+transaction.
 
 A view marked ``@read_only`` only reads. On PostgreSQL its request runs on a connection in
 autocommit mode: no BEGIN before the first statement and no ROLLBACK when the session closes,
@@ -34,6 +36,13 @@ def _autocommit_reads() -> None:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+STATEMENT_COUNT = "statements"  # Connection.info key: statements run on the connection so far
+
+
+def _count_statement(conn: Any, *_args: Any) -> None:
+    conn.info[STATEMENT_COUNT] = conn.info.get(STATEMENT_COUNT, 0) + 1
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -46,6 +55,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine: Engine = db.engine
+        event.listen(engine, "before_cursor_execute", _count_statement)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         elif engine.dialect.name == "postgresql":

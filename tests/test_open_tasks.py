@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from app.extensions import db
 from app.models import HumanTask
@@ -54,3 +54,17 @@ def test_a_later_change_or_the_commit_falls_back_to_the_table(county):
     db.session.commit()
     assert "open_tasks_after_sync" not in db.session.info
     assert _view(cases.open_tasks(case)) == _fresh(case_id)
+
+
+def test_any_statement_after_the_step_falls_back_to_the_table(county):
+    case_id = start_assessment(county)
+    db.session.commit()
+    case = steps.submit(open_task(case_id, "self_assessment"), county.users["officer"], self_assessment_data(case_id))
+    # a write that changes task rows without moving the case's version (like an announcement note)
+    db.session.execute(
+        update(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "open").values(note="已转告"),
+        execution_options={"synchronize_session": False},
+    )
+    [task] = cases.open_tasks(case)
+    assert task.note == "已转告"
+    assert _view([task]) == _fresh(case_id)

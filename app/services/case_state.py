@@ -17,8 +17,10 @@ from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from app import clock, engine
+from app.database import STATEMENT_COUNT
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
@@ -280,29 +282,39 @@ def sync(
         record_fast(case, "end", user_id=None, task_id=None, step="流程结束", now=now)
     if not instance.completed:
         instances.put(case.id, state, instance)
-    still_open = [t for t in open_tasks if t.status == "open"]
-    db.session.info.setdefault(_OPEN_AFTER_SYNC, {})[case.id] = (
-        case.lock_version, still_open, list(zip(new_ids, new_rows, strict=True)),
-    )
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("案件已被他人更新，请刷新后重试") from exc
+    still_open = [t for t in open_tasks if t.status == "open"]
+    db.session.info.setdefault(_OPEN_AFTER_SYNC, {})[case.id] = (
+        _statements_so_far(), case.lock_version, still_open, list(zip(new_ids, new_rows, strict=True)),
+    )
     return new_rows
 
 
+def _statements_so_far() -> int:
+    """Statements run on the session's connection (counted by ``app.database``)."""
+    return int(db.session.connection().info.get(STATEMENT_COUNT, 0))
+
+
 def open_tasks(case: Case) -> list[HumanTask]:
-    """The case's open task rows by id. Right after ``sync`` (the case's version unchanged since)
-    they are known without a query: the rows it kept open and the ones it inserted."""
+    """The case's open task rows by id. Right after ``sync`` — no statement run since on this
+    connection, the case's version unchanged — they are known without a query: the rows it kept
+    open and the ones it inserted. Otherwise (or after the transaction ended) from the table."""
     known = db.session.info.get(_OPEN_AFTER_SYNC, {}).get(case.id)
-    if known is None or known[0] != case.lock_version:
+    if known is None or known[0] != _statements_so_far() or known[1] != case.lock_version:
         return list(db.session.scalars(_OPEN_TASKS, {"case_id": case.id}))
-    _, kept, inserted = known
+    _, _, kept, inserted = known
     made = []
     for task_id, row in inserted:
-        task = HumanTask(id=task_id, parent_task_id=None, delegated_to_id=None, acting_for_id=None, note=None, **row)
-        make_transient_to_detached(task)
-        made.append(db.session.merge(task, load=False))
+        task = db.session.identity_map.get(identity_key(HumanTask, task_id))
+        if task is None:  # the row as a persistent object, without loading it
+            task = HumanTask(id=task_id, parent_task_id=None, delegated_to_id=None, acting_for_id=None, note=None,
+                             **row)
+            make_transient_to_detached(task)
+            db.session.add(task)
+        made.append(task)
     return sorted([t for t in kept if t.status == "open"] + made, key=lambda t: t.id)
 
 
@@ -313,9 +325,8 @@ _OPEN_TASKS = (
 )
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_open_tasks(session: Session) -> None:
+@event.listens_for(Session, "after_transaction_end")
+def _forget_open_tasks(session: Session, _transaction: Any) -> None:
     session.info.pop(_OPEN_AFTER_SYNC, None)
 
 
