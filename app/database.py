@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.extensions import db
 
@@ -41,6 +42,49 @@ STATEMENT_COUNT = "statements"  # Connection.info key: statements run on the con
 
 def _count_statement(conn: Any, *_args: Any) -> None:
     conn.info[STATEMENT_COUNT] = conn.info.get(STATEMENT_COUNT, 0) + 1
+
+
+_ADOPTED = "adopted_rows"  # Session.info key: (transaction, object) of rows made persistent by ``adopt``
+
+
+def adopt(obj: Any) -> None:
+    """Make ``obj`` — a row just inserted with Core, every column set — a persistent object of the
+    session without a unit-of-work flush. Should the (sub)transaction of the INSERT roll back, the
+    object leaves the session with it (a plain persistent object would stay, loaded, after a
+    savepoint rollback: a case whose row does not exist)."""
+    session = db.session()
+    make_transient_to_detached(obj)
+    session.add(obj)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_ADOPTED, []).append((transaction, obj))
+
+
+def _within(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_adopted(session: Session, previous_transaction: Any) -> None:
+    adopted = session.info.get(_ADOPTED)
+    if not adopted:
+        return
+    kept = []
+    for transaction, obj in adopted:
+        if _within(transaction, previous_transaction):
+            if obj in session:
+                session.expunge(obj)
+        else:
+            kept.append((transaction, obj))
+    session.info[_ADOPTED] = kept
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_adopted(session: Session) -> None:
+    session.info.pop(_ADOPTED, None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import make_transient_to_detached
-
 from app import clock, engine
+from app.database import adopt
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
@@ -132,8 +131,7 @@ def start_one(process_key: str, item: CaseStart, started_by: User | None) -> Cas
     row = _case_row(definition.id, process_key, item, views, state, started_by_id, now)
     case_id = db.session.execute(_CASE_INSERT_ONE, row).scalar_one()
     case = Case(id=case_id, **row)
-    make_transient_to_detached(case)  # the row as a persistent object, without a flush
-    db.session.add(case)
+    adopt(case)  # the row as a persistent object, without a flush
     case_state.core(case_state.EVENT_INSERT, _start_event(case_id, definition, started_by_id, now))
     tasks = [case_state.task_row(case_id, item.unit_id, view, now, _assignee(instance, view)) for view in views]
     if tasks:

@@ -14,13 +14,13 @@ from collections import OrderedDict
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, event, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from app import clock, engine
-from app.database import STATEMENT_COUNT
+from app.database import STATEMENT_COUNT, adopt
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
@@ -312,8 +312,7 @@ def open_tasks(case: Case) -> list[HumanTask]:
         if task is None:  # the row as a persistent object, without loading it
             task = HumanTask(id=task_id, parent_task_id=None, delegated_to_id=None, acting_for_id=None, note=None,
                              **row)
-            make_transient_to_detached(task)
-            db.session.add(task)
+            adopt(task)
         made.append(task)
     return sorted([t for t in kept if t.status == "open"] + made, key=lambda t: t.id)
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select
-from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm import joinedload
 
 from app import clock
+from app.database import adopt
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Case, CaseEvent, Cycle, CycleUnit, Department, HumanTask, TargetVersion, User
@@ -74,8 +75,7 @@ def add_version(
     # one prebuilt INSERT … RETURNING id, then the row as a persistent object (no unit-of-work flush)
     new_id = db.session.execute(_VERSION_INSERT, values).scalar_one()
     version = TargetVersion(id=new_id, **values)
-    make_transient_to_detached(version)
-    db.session.add(version)
+    adopt(version)
     return version
 
 
