@@ -83,12 +83,13 @@ def _people(unit: Unit, department_ids: set[int]) -> _People:
     people = _People()
     seen: set[tuple[str, int]] = set()
     for role, scope_id, user in rows:
+        if role == "unit_head" and scope_id != unit.id:
+            continue  # a head of a unit above: not a party of this unit's letters (whatever the row order)
         if (role, user.id) in seen:
             continue
         seen.add((role, user.id))
         if role == "unit_head":
-            if scope_id == unit.id:
-                people.unit_heads.append(user)
+            people.unit_heads.append(user)
         elif user.department_id in department_ids:
             bucket = people.dept_heads if role == "dept_head" else people.staff
             bucket.setdefault(user.department_id, []).append(user)
