@@ -115,70 +115,18 @@ class Server:
 
 @contextmanager
 def gunicorn(setup: Setup, workers: int = 1) -> Iterator[Server]:
-    port = free_port()
-    log = Path(setup.upload_dir).parent / f"gunicorn-{port}.log"
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": setup.url,
-            "SECRET_KEY": "bench-only-secret",
-            "UPLOAD_DIR": setup.upload_dir,
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(ROOT),
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "120",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        str(log),
-        "--no-control-socket",
-        "bench._bench_wsgi:app",
-    ]
-    process = subprocess.Popen(command, env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL)
-    server = Server(port, process, log)
-    try:
-        _wait_ready(server)
+    env = {"DATABASE_URL": setup.url, "SECRET_KEY": "bench-only-secret", "UPLOAD_DIR": setup.upload_dir}
+    log = Path(setup.upload_dir).parent / "gunicorn-{port}.log"
+    with _served("bench._bench_wsgi:app", workers, env, log) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def floor_ms(spec: str, requests: int, warmup: int = 50) -> list[float]:
     """Client times (ms) of ``GET /bench/sql`` on the WSGI app ``spec`` (``bench/_floor_wsgi.py``)
     under the same gunicorn command and client as the app: the floor under every row."""
-    port = free_port()
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"jixiao-floor-{port}.log"
-    command = [
-        sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--workers", "1", "--worker-class", "sync",
-        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--error-logfile", str(log),
-        "--no-control-socket", spec,
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL)
-    server = Server(port, process, log)
-    try:
-        _wait_ready(server)
-        client = Client(port)
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / "jixiao-floor-{port}.log"
+    with _served(spec, 1, {}, log) as server:
+        client = Client(server.port)
         times = []
         for index in range(warmup + requests):
             status, _ = client.call("GET", "/bench/sql")
@@ -188,6 +136,24 @@ def floor_ms(spec: str, requests: int, warmup: int = 50) -> list[float]:
                 times.append(client.last_ns / 1e6)
         client.close()
         return times
+
+
+@contextmanager
+def _served(spec: str, workers: int, env_extra: dict[str, str], log_pattern: Path) -> Iterator[Server]:
+    """``spec`` under gunicorn (sync workers) on 127.0.0.1 and a free port; stopped on exit."""
+    port = free_port()
+    log = Path(str(log_pattern).format(port=port))
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--workers", str(workers), "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning",
+        "--error-logfile", str(log), "--no-control-socket", spec,
+    ]
+    process = subprocess.Popen(command, env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL)
+    server = Server(port, process, log)
+    try:
+        _wait_ready(server)
+        yield server
     finally:
         process.terminate()
         try:

@@ -353,7 +353,7 @@ def test_dumps_load_round_trip_keeps_ready_tasks_and_data():
 
 def _reference_dumps(instance: engine.Instance) -> str:
     """The state as one plain ``json.dumps`` of the whole converted workflow (no kept JSON)."""
-    from app.engine import instance as module
+    from app.engine import state as module
 
     module._registry._encoder_mode = True
     try:

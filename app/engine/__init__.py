@@ -1,4 +1,4 @@
-"""The BPMN engine: the only package that imports SpiffWorkflow (``scripts``, ``specs``, ``instance``).
+"""The BPMN engine: the only package importing SpiffWorkflow (scripts, specs, state, instance, taskscan).
 
 Everything else sees plain data: ``ParsedProcess`` (a parsed, validated process),
 ``Instance`` (one running process with ``ready_user_tasks``, ``complete``, ``send_message``,
