@@ -1,6 +1,6 @@
 """Per-connection database settings, a statement count per connection (``STATEMENT_COUNT``:
-how ``case_state.open_tasks`` knows nothing ran since a step), and read-only requests without a
-transaction.
+how ``case_state.open_tasks`` knows nothing ran since a step), rows inserted with Core adopted as
+persistent objects (``adopt``), and read-only requests without a transaction.
 
 A view marked ``@read_only`` only reads. On PostgreSQL its request runs on a connection in
 autocommit mode: no BEGIN before the first statement and no ROLLBACK when the session closes,

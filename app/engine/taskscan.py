@@ -80,10 +80,11 @@ def _get_tasks(self: Any, first_task: Any = None, **kwargs: Any) -> list[Any]:
 
 
 def _update_waiting_tasks(self: Any) -> None:
-    # With no WAITING task the walk finds nothing and updates nothing: the scan answers that. With
-    # some, the walk runs as is: it is lazy, so an update can change what it reaches later (a task
-    # that starts waiting further on, a branch dropped), which a snapshot would not reproduce.
-    if scan(self, TaskState.WAITING) == []:
+    # The walk covers this workflow's own tree (its task dictionary): with no WAITING task there it
+    # updates nothing. With some, the walk runs as is: it is lazy, so an update can change what it
+    # reaches later (a task that starts waiting further on, a branch dropped), unlike a snapshot.
+    waiting = TaskState.WAITING
+    if not any(task._state & waiting for task in self.tasks.values()):
         return
     _original_update_waiting(self)
 
