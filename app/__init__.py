@@ -8,6 +8,7 @@ from flask import Flask
 
 from app import config
 from app.extensions import csrf, db, login_manager, migrate
+from app.json_provider import OrjsonProvider
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -20,10 +21,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.load(app.instance_path))
     if overrides:
         app.config.update(overrides)
-    # JSON answers in UTF-8 and in the order the code builds them: sorting keys and escaping
-    # every Chinese character cost more than the rest of a 100-row page
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # JSON answers in UTF-8 and in the order the code builds them (sorting keys and escaping every
+    # Chinese character cost more than the rest of a 100-row page), encoded by orjson
+    app.json = OrjsonProvider(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), render_as_batch=True)

@@ -8,20 +8,25 @@ from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.models import User
 from app.services import auth
 
 
+def _is_page() -> bool:
+    """A page (not the API): its navigation reads the user's roles and unit."""
+    return not request.path.startswith(("/api/", "/static/"))
+
+
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = auth.user_by_id(int(user_id), with_roles=_is_page()) if user_id.isdigit() else None
     return user if user is not None and user.active else None
 
 
 def _load_from_request(req: object) -> User | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return auth.user_for_token(header[7:].strip())
+        return auth.user_for_token(header[7:].strip(), with_roles=_is_page())
     return None
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -62,6 +62,15 @@ def init_app(app: Flask) -> None:
     def nav_counts() -> dict[str, Any]:
         if not current_user.is_authenticated or request.path.startswith(("/api/", "/static/")):
             return {}
+        return {"nav_counts": nav_state()[0]}
+
+
+def nav_state() -> tuple[dict[str, int], tuple[int, int, int, int]]:
+    """The navigation's counts and the fingerprint of the user's open tasks, read once per request
+    (the 待办 page keys its filter choices on the fingerprint; the layout shows the counts)."""
+    known = g.get("nav_state")
+    if known is None:
         from app.services import inbox as inbox_service
 
-        return {"nav_counts": inbox_service.counts(current_user)}
+        known = g.nav_state = inbox_service.counts_and_fingerprint(current_user)
+    return cast(tuple[dict[str, int], tuple[int, int, int, int]], known)

@@ -171,15 +171,15 @@ def test_the_overdue_checkbox_and_tab_agree(app, desk):
 def test_list_statements_do_not_grow_with_rows_or_filters(app, desk, county):
     browser = login(app, desk["user"])
     with count_queries() as plain:
-        browser.get("/tasks?per_page=2")
+        browser.get("/tasks?per_page=2")  # logging in showed 待办: its filter choices are cached
     filtered_url = f"/tasks?q=一中&unit_id={county.school.id}&sort=unit&order=desc"
     with count_queries() as filtered:
-        browser.get(filtered_url)
+        browser.get(filtered_url)  # the same open tasks: the same cached choices
     for _ in range(3):
         start_assessment(county)
     with count_queries() as more:
-        browser.get("/tasks?per_page=50")
-    assert plain[0] == filtered[0] == more[0], (plain, filtered, more)
+        browser.get("/tasks?per_page=50")  # three more tasks: the choices are read again
+    assert plain[0] == filtered[0] == more[0] - 1, (plain, filtered, more)
     user = desk["user"]
     assert user.id  # loaded before counting
     with count_queries() as one:
@@ -230,3 +230,43 @@ def test_done_and_started_lists_in_the_api(app, client, county):
     assert [c["id"] for c in started["items"]] == [case_id]
     assert db.session.scalar(select(HumanTask.status).where(HumanTask.case_id == case_id, HumanTask.step ==
                                                              "self_assessment")) == "completed"
+
+
+def test_filter_choices_follow_the_open_tasks(app, desk, county):
+    """The choices are cached on the fingerprint of the user's open tasks: a new task, a completed
+    one or an old entry (past CACHE_SECONDS) is read again; an unchanged set is not."""
+    from app.services import inbox_facets
+
+    user = desk["user"]
+    _, fingerprint = inbox.counts_and_fingerprint(user)
+    first = inbox.facets(user, fingerprint)
+    with count_queries() as cached:
+        again = inbox.facets(user, inbox.counts_and_fingerprint(user)[1])
+    assert again is first and cached[0] == 1  # only the counts statement
+    assert {name for _, name in first.units} == {"县第一中学", "县财政局"}
+
+    start_assessment(county)  # one more open task (县第一中学)
+    _, grown = inbox.counts_and_fingerprint(user)
+    assert grown != fingerprint and grown[0] == fingerprint[0] + 1
+    assert inbox.facets(user, grown) == inbox.facets(user)  # same answer as a fresh read
+
+    task_id = desk["tasks"]["finance"]
+    db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(status="completed"))
+    db.session.execute(update(HumanTask).where(HumanTask.id == desk["tasks"]["next_year"]).values(status="completed"))
+    db.session.commit()
+    _, shrunk = inbox.counts_and_fingerprint(user)
+    fresh = inbox.facets(user, shrunk)
+    assert {name for _, name in fresh.units} == {"县第一中学"}  # 县财政局's tasks are done
+    assert fresh == inbox.facets(user)
+
+    inbox_facets.clear_cache()
+    with count_queries() as cleared:
+        inbox.facets(user, shrunk)
+    assert cleared[0] == 1  # read again after the cache was emptied
+    stale = inbox.facets(user, shrunk)
+    key = (user.id, *shrunk)
+    cache = app.extensions["inbox_facets_cache"]
+    cache.items[key] = (cache.items[key][0] - inbox_facets.CACHE_SECONDS - 1, stale)
+    with count_queries() as expired:
+        inbox.facets(user, shrunk)
+    assert expired[0] == 1  # an entry older than CACHE_SECONDS is read again

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 
 from app import clock
 from app.errors import DomainError, ValidationFailed
@@ -110,9 +113,24 @@ def issue_token(user: User, hours: int = 12) -> str:
     return token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user of an unexpired token, in one statement (it runs on every API request)."""
-    return db.session.scalar(_TOKEN_USER, {"token_hash": _digest(token), "now": clock.now()})
+def user_for_token(token: str, *, with_roles: bool = False) -> User | None:
+    """The active user of an unexpired token, in one statement (it runs on every API request).
+    ``with_roles``: with the user's role assignments and unit in the same statement (what every
+    page's navigation reads; otherwise two lazy loads)."""
+    params = {"token_hash": _digest(token), "now": clock.now()}
+    if with_roles:
+        return db.session.execute(_TOKEN_USER_WITH_ROLES, params).unique().scalar_one_or_none()
+    return db.session.scalar(_TOKEN_USER, params)
+
+
+def user_by_id(user_id: int, *, with_roles: bool = False) -> User | None:
+    """The user ``user_id`` (active or not), ``with_roles`` as in ``user_for_token``."""
+    if not with_roles:
+        return db.session.get(User, user_id)
+    found = db.session.identity_map.get(identity_key(User, user_id))
+    if found is not None and "roles" in found.__dict__ and "unit" in found.__dict__:
+        return cast(User, found)
+    return db.session.execute(_USER_WITH_ROLES, {"user_id": user_id}).unique().scalar_one_or_none()
 
 
 # Built once: constructing the expression (and its cache key) costs more than running it.
@@ -125,6 +143,9 @@ _TOKEN_USER = (
         User.active.is_(True),
     )
 )
+_WITH_ROLES = (joinedload(User.roles), joinedload(User.unit))
+_TOKEN_USER_WITH_ROLES = _TOKEN_USER.options(*_WITH_ROLES)
+_USER_WITH_ROLES = select(User).where(User.id == bindparam("user_id")).options(*_WITH_ROLES)
 
 
 def change_password(user: User, current: str, new: str) -> None:

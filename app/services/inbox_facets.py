@@ -1,10 +1,24 @@
-"""The choices of the 待办 filter (cycles, units, processes, steps of the user's own open tasks)."""
+"""The choices of the 待办 filter (cycles, units, processes, steps of the user's own open tasks).
+
+Finding them reads every open task of the user with its case (on 1,000 open tasks the costliest
+statement of the 待办 page), yet they change only when that set of tasks changes. The page's nav
+counts already pass over the same tasks, so they also give the set's fingerprint (count, sum, min,
+max of the task ids; ``inbox.counts_and_fingerprint``), and ``facets(user, fingerprint)`` answers
+from a small per-process cache while the fingerprint is the same and the entry is younger than
+``CACHE_SECONDS`` (which bounds how long a renamed unit or cycle keeps its old name in the list).
+Only the filter's choices are cached: the list itself is always read afresh.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
+from flask import current_app
 from sqlalchemy import Select, select
 
 from app.extensions import db
@@ -12,18 +26,62 @@ from app.models import Case, Cycle, HumanTask, ProcessDefinition, Unit, User
 from app.services.access import bound_candidate_clause, candidate_params
 
 
-@dataclass
+@dataclass(frozen=True)
 class Facets:
-    """The choices of the 待办 filter, drawn from the user's own open tasks."""
+    """The choices of the 待办 filter, drawn from the user's own open tasks (immutable: one answer
+    may be shared by several requests through the cache)."""
 
-    cycles: list[tuple[int, str]] = field(default_factory=list)
-    units: list[tuple[int, str]] = field(default_factory=list)
-    processes: list[tuple[str, str]] = field(default_factory=list)
-    steps: list[tuple[str, str]] = field(default_factory=list)
+    cycles: tuple[tuple[int, str], ...] = ()
+    units: tuple[tuple[int, str], ...] = ()
+    processes: tuple[tuple[str, str], ...] = ()
+    steps: tuple[tuple[str, str], ...] = ()
 
 
-def facets(user: User) -> Facets:
-    """Distinct cycles, units, processes and steps of the user's open tasks (one query)."""
+CACHE_SECONDS = 120.0
+CACHE_SIZE = 2048
+_EXTENSION = "inbox_facets_cache"  # app.extensions key: one cache per app (i.e. per database)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.items: OrderedDict[tuple[int, ...], tuple[float, Facets]] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+def _app_cache() -> _Cache:
+    extensions = current_app.extensions
+    cache = extensions.get(_EXTENSION)
+    if cache is None:
+        cache = extensions.setdefault(_EXTENSION, _Cache())
+    return cast(_Cache, cache)
+
+
+def facets(user: User, fingerprint: tuple[int, ...] | None = None) -> Facets:
+    """Distinct cycles, units, processes and steps of the user's open tasks (one query, or none
+    when ``fingerprint`` — see ``inbox.counts_and_fingerprint`` — matches a recent answer)."""
+    if fingerprint is None:
+        return _read(user)
+    cache, key, now = _app_cache(), (user.id, *fingerprint), time.monotonic()
+    with cache.lock:
+        hit = cache.items.get(key)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    found = _read(user)
+    with cache.lock:
+        cache.items[key] = (now, found)
+        cache.items.move_to_end(key)
+        while len(cache.items) > CACHE_SIZE:
+            cache.items.popitem(last=False)
+    return found
+
+
+def clear_cache() -> None:
+    cache = _app_cache()
+    with cache.lock:
+        cache.items.clear()
+
+
+def _read(user: User) -> Facets:
     rows = db.session.execute(_facets_statement(), candidate_params(user)).all()
     cycles: dict[int, str] = {}
     units: dict[int, str] = {}
@@ -36,10 +94,10 @@ def facets(user: User) -> Facets:
         processes[process_key] = process_name or process_key
         steps.setdefault(step, step_name)
     return Facets(
-        cycles=sorted(cycles.items(), key=lambda item: item[1], reverse=True),
-        units=sorted(units.items(), key=lambda item: item[1]),
-        processes=sorted(processes.items(), key=lambda item: item[1]),
-        steps=sorted(steps.items(), key=lambda item: item[1]),
+        cycles=tuple(sorted(cycles.items(), key=lambda item: item[1], reverse=True)),
+        units=tuple(sorted(units.items(), key=lambda item: item[1])),
+        processes=tuple(sorted(processes.items(), key=lambda item: item[1])),
+        steps=tuple(sorted(steps.items(), key=lambda item: item[1])),
     )
 
 

@@ -17,6 +17,7 @@ from app.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFai
 from app.extensions import db
 from app.models import Case, EvidenceFile, HumanTask, User
 from app.services import access, casefile, cases, inbox, steps, uploads
+from app.web import nav_state
 from forms.tasks import TaskForm, build
 
 bp = Blueprint("inbox", __name__)
@@ -83,7 +84,7 @@ def todo() -> str:
         page=page,
         flt=flt,
         overdue=flt.overdue,
-        facets=inbox.facets(me()),
+        facets=inbox.facets(me(), nav_state()[1]),
         sorts=inbox.SORTS,
         keep=_keep(**flt.args()),
     )
