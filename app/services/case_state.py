@@ -288,12 +288,12 @@ def sync(
         raise Conflict("案件已被他人更新，请刷新后重试") from exc
     still_open = [t for t in open_tasks if t.status == "open"]
     db.session.info.setdefault(_OPEN_AFTER_SYNC, {})[case.id] = (
-        _statements_so_far(), case.lock_version, still_open, list(zip(new_ids, new_rows, strict=True)),
+        statements_so_far(), case.lock_version, still_open, list(zip(new_ids, new_rows, strict=True)),
     )
     return new_rows
 
 
-def _statements_so_far() -> int:
+def statements_so_far() -> int:
     """Statements run on the session's connection (counted by ``app.database``)."""
     return int(db.session.connection().info.get(STATEMENT_COUNT, 0))
 
@@ -303,7 +303,7 @@ def open_tasks(case: Case) -> list[HumanTask]:
     connection, the case's version unchanged — they are known without a query: the rows it kept
     open and the ones it inserted. Otherwise (or after the transaction ended) from the table."""
     known = db.session.info.get(_OPEN_AFTER_SYNC, {}).get(case.id)
-    if known is None or known[0] != _statements_so_far() or known[1] != case.lock_version:
+    if known is None or known[0] != statements_so_far() or known[1] != case.lock_version:
         return list(db.session.scalars(_OPEN_TASKS, {"case_id": case.id}))
     _, _, kept, inserted = known
     made = []
@@ -324,9 +324,13 @@ _OPEN_TASKS = (
 )
 
 
+BEGUN_TASK = "begun_task"  # session.info key, see ``cases.begin_task``
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_open_tasks(session: Session, _transaction: Any) -> None:
     session.info.pop(_OPEN_AFTER_SYNC, None)
+    session.info.pop(BEGUN_TASK, None)
 
 
 def sync_timers(case: Case, instance: engine.Instance) -> bool:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Integer, Select, bindparam, exists, select, update
 
@@ -156,7 +156,14 @@ def begin_task(task_id: int, user: User, *, for_completion: bool = True) -> Task
 
     ``for_completion=False`` (approval operations on the task) skips the checks that only block
     completing it: a delegation in progress (委派) and co-signers still to approve (加签).
+
+    Called again for the same task, user and purpose with no statement run on the connection since
+    (a view that begins the task to answer 404/403/409, then the step handler it dispatches to), it
+    answers the same context: the case is still locked by this transaction and nothing has changed.
     """
+    begun = db.session.info.get(case_state.BEGUN_TASK)
+    if begun is not None and begun[:4] == (task_id, user.id, for_completion, case_state.statements_so_far()):
+        return cast(TaskContext, begun[4])
     lock, rows_of_case = _begin_statements()
     case = db.session.scalar(lock, {"begin_task_id": task_id})
     if case is None:
@@ -175,7 +182,9 @@ def begin_task(task_id: int, user: User, *, for_completion: bool = True) -> Task
     open_tasks = [t for t, _, _ in rows if t.status == "open"]
     if for_completion:
         _check_completable(task, user, open_tasks)
-    return TaskContext(case=case, task=task, user=user, open_tasks=open_tasks, acting_for=None if may else principal)
+    ctx = TaskContext(case=case, task=task, user=user, open_tasks=open_tasks, acting_for=None if may else principal)
+    db.session.info[case_state.BEGUN_TASK] = (task_id, user.id, for_completion, case_state.statements_so_far(), ctx)
+    return ctx
 
 
 @lru_cache(maxsize=1)

@@ -318,11 +318,9 @@ def complete_task(task_id: int) -> Response:
     if not isinstance(data, dict):
         raise BadRequest('请求体应为 {"data": {...}}，data 必须是 JSON 对象')
     user = _user()
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound("任务不存在")
     try:
-        case = steps.submit(task, user, data)  # 403 non-candidate, 409 already done, 422 invalid
+        begun = cases.begin_task(task_id, user)  # locks the case; 404 missing, 403 / 409 as below
+        case = steps.submit(begun.task, user, data)  # 403 non-candidate, 409 already done, 422 invalid
     except (Forbidden, Conflict, ValidationFailed):
         # someone who may not even see the case learns nothing about it: 404, not 403/409/422
         db.session.rollback()
