@@ -23,7 +23,8 @@ from app import clock, engine
 from app.database import STATEMENT_COUNT, adopt
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
-from app.models import Case, CaseEvent, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
+from app.models import Case, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
+from app.services import step_writes
 
 _DURATION = re.compile(r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?$")
 
@@ -109,23 +110,10 @@ def give_back(case: Case, instance: engine.Instance) -> None:
         instances.put(case.id, case.state, instance)
 
 
-task_table = cast(Table, HumanTask.__table__)
 case_table = cast(Table, Case.__table__)
-EVENT_INSERT = cast(Table, CaseEvent.__table__).insert()
-TASK_INSERT = task_table.insert()
-_TASK_INSERT_IDS = task_table.insert().returning(task_table.c.id, sort_by_parameter_order=True)
+EVENT_INSERT = step_writes.EVENT_INSERT
+TASK_INSERT = step_writes.TASK_INSERT
 _OPEN_AFTER_SYNC = "open_tasks_after_sync"  # session.info key, see ``open_tasks``
-
-
-# Built once: the SET columns come from the parameters of each execution (no statement
-# construction or cache-key computation per completion).
-_CLOSE_TASKS = update(task_table).where(
-    task_table.c.id.in_(bindparam("close_ids", expanding=True)), task_table.c.status == "open"
-)
-_CLOSE_ONE = update(task_table).where(task_table.c.id == bindparam("close_id"), task_table.c.status == "open")
-_STORE_CASE = update(case_table).where(
-    case_table.c.id == bindparam("row_id"), case_table.c.lock_version == bindparam("expected_version")
-)
 
 
 def core(statement: Any, params: Any) -> Any:
@@ -136,16 +124,42 @@ def core(statement: Any, params: Any) -> Any:
     return session.connection().execute(statement, params)
 
 
+def event_row(
+    case: Case, action: str, *, user_id: int | None, task_id: int | None, step: str | None,
+    comment: str | None = None, data: dict[str, Any] | None = None, now: dt.datetime,
+) -> dict[str, Any]:
+    """A ``case_event`` row (history) as the parameters of its INSERT."""
+    return {"case_id": case.id, "task_id": task_id, "user_id": user_id, "action": action, "step": step,
+            "comment": comment, "data": data, "created_at": now}
+
+
 def record_fast(
     case: Case, action: str, *, user_id: int | None, task_id: int | None, step: str | None,
     comment: str | None = None, data: dict[str, Any] | None = None, now: dt.datetime,
 ) -> None:
     """``cases.record`` as one Core INSERT (the hot path of every completion; no unit-of-work)."""
-    core(
-        EVENT_INSERT,
-        {"case_id": case.id, "task_id": task_id, "user_id": user_id, "action": action, "step": step,
-         "comment": comment, "data": data, "created_at": now},
-    )
+    core(EVENT_INSERT, event_row(case, action, user_id=user_id, task_id=task_id, step=step, comment=comment,
+                                 data=data, now=now))
+
+
+def close_values(
+    status: str, now: dt.datetime, *, completed_by_id: int | None = None, outcome: str | None = None,
+    acting_for_id: int | None = None,
+) -> dict[str, Any]:
+    """The SET values closing open task rows (completed/cancelled/returned)."""
+    values: dict[str, Any] = {"status": status, "completed_at": now}
+    if completed_by_id is not None:
+        values.update(completed_by_id=completed_by_id, outcome=outcome)
+    if acting_for_id is not None:
+        values["acting_for_id"] = acting_for_id
+    return values
+
+
+def mark_closed(tasks: list[HumanTask], values: dict[str, Any]) -> None:
+    """Keep loaded task objects in step with the UPDATE that closes them."""
+    for task in tasks:
+        for key, value in values.items():
+            set_committed_value(task, key, value)
 
 
 def close_tasks(
@@ -155,18 +169,12 @@ def close_tasks(
     """Mark open task rows completed/cancelled/returned with one UPDATE; keeps the loaded objects in step."""
     if not tasks:
         return
-    values: dict[str, Any] = {"status": status, "completed_at": now}
-    if completed_by_id is not None:
-        values.update(completed_by_id=completed_by_id, outcome=outcome)
-    if acting_for_id is not None:
-        values["acting_for_id"] = acting_for_id
+    values = close_values(status, now, completed_by_id=completed_by_id, outcome=outcome, acting_for_id=acting_for_id)
     if len(tasks) == 1:  # the usual case: a plain statement (an expanding IN is re-rendered each time)
-        core(_CLOSE_ONE, {**values, "close_id": tasks[0].id})
+        core(step_writes.CLOSE_ONE, {**values, "close_id": tasks[0].id})
     else:
-        core(_CLOSE_TASKS, {**values, "close_ids": [t.id for t in tasks]})
-    for task in tasks:
-        for key, value in values.items():
-            set_committed_value(task, key, value)
+        core(step_writes.CLOSE_MANY, {**values, "close_ids": [t.id for t in tasks]})
+    mark_closed(tasks, values)
 
 
 def touch(case: Case) -> None:
@@ -223,13 +231,16 @@ def current_step(views: list[engine.UserTaskView]) -> str | None:
 
 def sync(
     case: Case, instance: engine.Instance, open_tasks: list[HumanTask] | None = None, *,
-    stale_status: str = "cancelled",
+    stale_status: str = "cancelled", writes: step_writes.StepWrites | None = None,
 ) -> list[dict[str, Any]]:
     """Mirror READY user tasks and waiting timers; store the state; bump the version.
 
     Rows of tasks no longer READY get ``stale_status``. A step whose ``countersign`` property is
-    ``all`` gets one row per candidate (会签). Returns the inserted rows (as dicts, without ids).
+    ``all`` gets one row per candidate (会签). ``writes``: the caller's writes of this step (closing
+    the completed row, its history), sent with these (``step_writes``: one statement on
+    PostgreSQL). Returns the inserted rows (as dicts, without ids).
     """
+    writes = writes or step_writes.StepWrites()
     now = clock.now()
     if case in db.session.dirty or db.session.new:
         db.session.flush()  # domain rows and any ORM change to the case go first
@@ -240,7 +251,11 @@ def sync(
     ready = instance.ready_user_tasks()
     ready_ids = {t.id for t in ready}
     known = {t.spiff_task_id for t in open_tasks}
-    close_tasks([t for t in open_tasks if t.spiff_task_id not in ready_ids], stale_status, now)
+    stale = [t for t in open_tasks if t.spiff_task_id not in ready_ids]
+    if stale:
+        closing = close_values(stale_status, now)
+        writes.closes.append(([t.id for t in stale], closing))
+        mark_closed(stale, closing)
     new_rows: list[dict[str, Any]] = []
     for view in ready:
         if view.id in known:
@@ -256,11 +271,7 @@ def sync(
                 new_rows.extend({**row, "kind": "countersign", "assignee_id": uid} for uid in holders)
                 continue
         new_rows.append(row)
-    new_ids: list[int] = []
-    if len(new_rows) == 1:  # the usual case: the driver's last row id, no RETURNING batch
-        new_ids = [core(TASK_INSERT, new_rows[0]).inserted_primary_key[0]]
-    elif new_rows:
-        new_ids = list(core(_TASK_INSERT_IDS, new_rows).scalars())
+    writes.new_tasks.extend(new_rows)
     has_timers = sync_timers(case, instance)
     state = instance.dumps()
     values: dict[str, Any] = {
@@ -273,13 +284,13 @@ def sync(
     ended = instance.completed and case.status == "running"
     if ended:
         values.update(status="completed", completed_at=now)
-    result = core(_STORE_CASE, {**values, "row_id": case.id, "expected_version": case.lock_version})
-    if result.rowcount != 1:
+        writes.events_after.append(event_row(case, "end", user_id=None, task_id=None, step="流程结束", now=now))
+    writes.store = values
+    new_ids, stored = step_writes.run(writes, case.id, case.lock_version)
+    if stored != 1:
         raise Conflict("案件已被他人更新，请刷新后重试")
     for key, value in values.items():
         set_committed_value(case, key, value)
-    if ended:
-        record_fast(case, "end", user_id=None, task_id=None, step="流程结束", now=now)
     if not instance.completed:
         instances.put(case.id, state, instance)
     try:
@@ -288,7 +299,7 @@ def sync(
         raise Conflict("案件已被他人更新，请刷新后重试") from exc
     still_open = [t for t in open_tasks if t.status == "open"]
     db.session.info.setdefault(_OPEN_AFTER_SYNC, {})[case.id] = (
-        statements_so_far(), case.lock_version, still_open, list(zip(new_ids, new_rows, strict=True)),
+        statements_so_far(), case.lock_version, still_open, list(zip(new_ids, writes.new_tasks, strict=True)),
     )
     return new_rows
 

@@ -27,7 +27,7 @@ from app import clock, engine
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, RoleAssignment, Timer, UnitClosure, User
-from app.services import access, case_start, case_state
+from app.services import access, case_start, case_state, step_writes
 
 # The storage half lives in ``case_state``; these names are kept for callers and tests.
 parse_duration = case_state.parse_duration
@@ -245,10 +245,14 @@ def finish_task(
     except engine.EngineError as exc:
         raise Conflict(f"任务状态已变化: {exc}") from exc
     now = clock.now()
-    _close_tasks([task], "completed", now, completed_by_id=ctx.user.id, outcome=outcome, acting_for_id=ctx.acting_for)
-    _record_fast(ctx.case, outcome, user_id=ctx.user.id, task_id=task.id, step=task.name,
-                 comment=comment, data=event_data, now=now)
-    _sync(ctx.case, ctx.instance, open_tasks=[t for t in ctx.open_tasks if t.id != task.id])
+    closing = case_state.close_values("completed", now, completed_by_id=ctx.user.id, outcome=outcome,
+                                      acting_for_id=ctx.acting_for)
+    case_state.mark_closed([task], closing)
+    event = case_state.event_row(ctx.case, outcome, user_id=ctx.user.id, task_id=task.id, step=task.name,
+                                 comment=comment, data=event_data, now=now)
+    # closing the row and its history go out with the rest of the step's writes (one statement on PG)
+    writes = step_writes.StepWrites(closes=[([task.id], closing)], events=[event])
+    _sync(ctx.case, ctx.instance, open_tasks=[t for t in ctx.open_tasks if t.id != task.id], writes=writes)
     return ctx.case
 
 
