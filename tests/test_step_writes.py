@@ -88,3 +88,36 @@ def test_run_answers_ids_in_order_and_applies_nothing_when_the_version_is_stale(
 
 def _view(task: HumanTask) -> engine.UserTaskView:
     return engine.UserTaskView(id=task.spiff_task_id, step=task.step, name=task.name, lane=task.role, properties={})
+
+
+def test_several_events_and_one_task_keep_their_order(county):
+    """On PostgreSQL this shape is one statement (events by INSERT … SELECT … ORDER BY)."""
+    case_id = start_assessment(county)
+    db.session.commit()
+    case = db.session.get(Case, case_id)
+    first = open_task(case_id, "self_assessment")
+    now = clock.now()
+    events = [case_state.event_row(case, f"e{i}", user_id=None, task_id=first.id, step="甲", comment=f"第{i}条",
+                                   data={"n": i}, now=now) for i in range(3)]
+    writes = step_writes.StepWrites(
+        closes=[([first.id], case_state.close_values("returned", now))], events=events[:2],
+        new_tasks=[{**case_state.task_row(case.id, case.unit_id, _view(first), now), "name": "下一步"}],
+        store={"current_step": "下一步", "lock_version": case.lock_version + 1}, events_after=events[2:],
+    )
+    seen = _writes_seen(lambda: _check(step_writes.run(writes, case.id, case.lock_version)))
+    if db.engine.dialect.name == "postgresql":
+        assert len(seen) == 1 and seen[0].startswith("WITH"), seen
+    rows = db.session.execute(
+        select(CaseEvent.action, CaseEvent.comment, CaseEvent.data).where(CaseEvent.case_id == case_id)
+        .order_by(CaseEvent.id)
+    ).all()
+    assert [tuple(r) for r in rows[-3:]] == [("e0", "第0条", {"n": 0}), ("e1", "第1条", {"n": 1}),
+                                             ("e2", "第2条", {"n": 2})]
+    assert db.session.scalar(select(HumanTask.status).where(HumanTask.id == first.id)) == "returned"
+    db.session.rollback()
+
+
+def _check(answer: tuple[list[int], int]) -> None:
+    ids, stored = answer
+    assert stored == 1 and len(ids) == 1
+    assert db.session.scalar(select(HumanTask.name).where(HumanTask.id == ids[0])) == "下一步"
