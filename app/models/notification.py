@@ -61,6 +61,8 @@ class DeadlineNotice(Base):
 
 
 # Indexes on human_task for the inbox lists and the deadline pass; the table belongs to
-# app.models.workflow, the indexes to the ``deadlines`` migration.
+# app.models.workflow, the indexes to the ``deadlines`` and ``0006_inbox_order_indexes`` migrations
+# (open tasks in the 待办 list's orders: by deadline, the default, and by received time).
 Index("ix_human_task_done_by", HumanTask.completed_by_id, HumanTask.status, HumanTask.completed_at)
-Index("ix_human_task_status_due", HumanTask.status, HumanTask.due_at)
+Index("ix_human_task_status_due_id", HumanTask.status, HumanTask.due_at, HumanTask.id)
+Index("ix_human_task_status_created_id", HumanTask.status, HumanTask.created_at, HumanTask.id)
