@@ -1,4 +1,5 @@
-"""Per-connection database settings, a statement count per connection (``STATEMENT_COUNT``:
+"""Per-connection database settings, Core statements on the session's connection (``core``), a
+statement count per connection (``STATEMENT_COUNT``:
 how ``case_state.open_tasks`` knows nothing ran since a step), rows inserted with Core adopted as
 persistent objects (``adopt``), and read-only requests without a transaction.
 
@@ -38,6 +39,15 @@ def _autocommit_reads() -> None:
 
 
 STATEMENT_COUNT = "statements"  # Connection.info key: statements run on the connection so far
+
+
+def core(statement: Any, params: Any = None) -> Any:
+    """Run a Core statement on the session's connection, after flushing pending ORM changes (what
+    ``Session.execute`` would do, without its ORM dispatch and result handling: for prebuilt
+    writes and for column selects, whose rows come back as plain rows either way)."""
+    session = db.session()
+    session.flush()  # returns at once when nothing is pending
+    return session.connection().execute(statement, params)
 
 
 def _count_statement(conn: Any, *_args: Any) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from app import clock, engine
-from app.database import STATEMENT_COUNT, adopt
+from app.database import STATEMENT_COUNT, adopt, core
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.models import Case, HumanTask, ProcessDefinition, RoleAssignment, Timer, UnitClosure, User
@@ -114,14 +114,6 @@ case_table = cast(Table, Case.__table__)
 EVENT_INSERT = step_writes.EVENT_INSERT
 TASK_INSERT = step_writes.TASK_INSERT
 _OPEN_AFTER_SYNC = "open_tasks_after_sync"  # session.info key, see ``open_tasks``
-
-
-def core(statement: Any, params: Any) -> Any:
-    """Run a prebuilt Core statement on the session's connection, after flushing pending ORM
-    changes (what ``Session.execute`` would do, without its per-statement ORM dispatch)."""
-    session = db.session()
-    session.flush()  # returns at once when nothing is pending
-    return session.connection().execute(statement, params)
 
 
 def event_row(

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, DateTime, Integer, Select, bindparam, func
 from sqlalchemy.orm import contains_eager, defer
 
 from app import clock
+from app.database import core
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Case, HumanTask, Unit, User
@@ -247,10 +248,10 @@ def todo(
     if flt.active or flt.overdue:
         where = _conditions(user, flt)
         joined = bool(flt.q or flt.cycle_id or flt.process or flt.sort == "unit")
-        rows = db.session.execute(_todo_statement(where, _ordering(flt), joined), window).all()
+        rows = core(_todo_statement(where, _ordering(flt), joined), window).all()
     else:  # the everyday list: one prebuilt statement per sort order
         statement = _default_todo_statement(flt.sort, flt.order)
-        rows = db.session.execute(statement, {**candidate_params(user), **window}).all()
+        rows = core(statement, {**candidate_params(user), **window}).all()
     moment = clock.now()
     if rows:
         return Page([TodoRow.of(row[:-1], moment) for row in rows], int(rows[0][-1]), page, per_page)
@@ -367,7 +368,7 @@ def counts(user: User) -> dict[str, int]:
 def counts_and_fingerprint(user: User) -> tuple[dict[str, int], tuple[int, int, int, int]]:
     """``counts`` and, from the same pass over the user's open tasks, their fingerprint (count, sum,
     min and max of the ids): what ``inbox_facets.facets`` keys its cache on."""
-    row = db.session.execute(_counts_statement(), {**candidate_params(user), "counts_now": clock.now()}).one()
+    row = core(_counts_statement(), {**candidate_params(user), "counts_now": clock.now()}).one()
     todo, overdue, unread, id_sum, id_min, id_max = row
     return (
         {"todo": todo, "overdue": overdue, "unread": int(unread or 0)},

@@ -21,7 +21,7 @@ from typing import cast
 from flask import current_app
 from sqlalchemy import Select, select
 
-from app.extensions import db
+from app.database import core
 from app.models import Case, Cycle, HumanTask, ProcessDefinition, Unit, User
 from app.services.access import bound_candidate_clause, candidate_params
 
@@ -82,7 +82,7 @@ def clear_cache() -> None:
 
 
 def _read(user: User) -> Facets:
-    rows = db.session.execute(_facets_statement(), candidate_params(user)).all()
+    rows = core(_facets_statement(), candidate_params(user)).all()
     cycles: dict[int, str] = {}
     units: dict[int, str] = {}
     processes: dict[str, str] = {}
