@@ -11,6 +11,7 @@ each statement its own snapshot either way, so a read sees exactly what it saw i
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -106,11 +107,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SQLITE_MINIMUM = (3, 30)  # NULLS LAST (the 待办 list's deadline order)
+
+
+def _require_sqlite(version: tuple[int, ...]) -> None:
+    if tuple(version[:2]) < SQLITE_MINIMUM:
+        found = ".".join(map(str, version))
+        raise RuntimeError(f"SQLite {found} is too old: this app needs SQLite ≥ 3.30 (NULLS LAST), "
+                           "or use PostgreSQL (DATABASE_URL)")
+
+
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine: Engine = db.engine
         event.listen(engine, "before_cursor_execute", _count_statement)
         if engine.dialect.name == "sqlite":
+            _require_sqlite(sqlite3.sqlite_version_info)
             event.listen(engine, "connect", _sqlite_pragmas)
         elif engine.dialect.name == "postgresql":
             app.before_request(_autocommit_reads)  # before any hook that loads the user

@@ -2,11 +2,14 @@
 
 A 100-row 待办 page took ~0.25 ms to encode with the standard library and ~0.02 ms with orjson
 (bench/http_latency.py's inbox row). Only ``response`` (``jsonify`` and views returning dicts)
-changes: the same compact text (``,`` / ``:`` separators, UTF-8, keys in the order built) and the
-same handling of every other type, since datetimes, dates, dataclasses, decimals and the rest go
-through Flask's ``default`` exactly as before. Anything orjson refuses (an integer beyond 64 bits)
-falls back to the standard encoder. ``dumps``/``loads`` (request bodies, the ``tojson`` filter)
-stay the standard library's.
+changes. It gives the same compact text as Flask's encoder (``,`` / ``:`` separators, UTF-8, keys
+in the order built) for what the views return — strings, ints, bools, None, lists, dicts with str
+or int keys — and the same handling of datetimes, dates, dataclasses, decimals and UUIDs, which go
+through Flask's ``default`` as before. Differences, all still valid JSON or better: a float may be
+spelt differently (``1e16`` for ``1e+16``), NaN/Infinity become ``null`` (the standard encoder
+writes ``NaN``, which is not JSON), and an ``Enum`` is written as its value. Anything orjson
+refuses (an integer beyond 64 bits) falls back to the standard encoder. ``dumps``/``loads``
+(request bodies, the ``tojson`` filter) stay the standard library's.
 """
 
 from __future__ import annotations

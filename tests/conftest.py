@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from app import clock, create_app
 from app.extensions import db
-from app.services import definitions
+from app.services import definitions, inbox_facets
 
 KEEP_TABLES = {"process_definition", "alembic_version"}
 _TMP = tempfile.mkdtemp(prefix="jixiao-tests-")
@@ -91,6 +91,7 @@ def _clean(app: Flask) -> Iterator[None]:
         yield
         db.session.rollback()
         _wipe()
+        inbox_facets.clear_cache()  # the ids restart with the next test: cached choices would not fit it
     clock.reset()
 
 

@@ -90,3 +90,28 @@ def test_an_api_completion_loads_the_task_once(app, client, county):
     # token user, lock, rows, and the step's writes; the task is not loaded a second time
     task_selects = [s for s in seen if s.lstrip().startswith("SELECT human_task.id, human_task.case_id")]
     assert len(task_selects) == 1, seen
+
+
+def test_finishing_the_task_forgets_its_context(county):
+    from app.services import case_state, steps
+
+    case_id = start_assessment(county)
+    task = open_task(case_id, "self_assessment")
+    db.session.commit()
+    officer = county.users["officer"]
+    cases.begin_task(task.id, officer)
+    assert case_state.BEGUN_TASK in db.session.info
+    steps.submit(task, officer, self_assessment_data(case_id))  # the handler's begin_task reuses it, then finishes
+    assert case_state.BEGUN_TASK not in db.session.info
+    db.session.commit()
+
+
+def test_sqlite_older_than_3_30_is_refused_with_a_clear_message():
+    import pytest
+
+    from app.database import _require_sqlite
+
+    _require_sqlite((3, 30, 0))
+    _require_sqlite((3, 46, 1))
+    with pytest.raises(RuntimeError, match="3.26.0 is too old"):
+        _require_sqlite((3, 26, 0))

@@ -54,7 +54,7 @@ def test_a_review_step_writes_once_on_postgres_and_in_turn_on_sqlite(county):
     assert case.current_step == audit.name and case.lock_version >= 3
 
 
-def test_run_answers_ids_in_order_and_applies_nothing_when_the_version_is_stale(county):
+def test_run_answers_ids_in_order_and_a_stale_version_stores_nothing_after_the_rollback(county):
     case_id = start_assessment(county)
     db.session.commit()
     case = db.session.get(Case, case_id)

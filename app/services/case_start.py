@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import clock, engine
-from app.database import adopt
+from app.database import adopt, core
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
@@ -132,10 +132,10 @@ def start_one(process_key: str, item: CaseStart, started_by: User | None) -> Cas
     case_id = db.session.execute(_CASE_INSERT_ONE, row).scalar_one()
     case = Case(id=case_id, **row)
     adopt(case)  # the row as a persistent object, without a flush
-    case_state.core(case_state.EVENT_INSERT, _start_event(case_id, definition, started_by_id, now))
+    core(case_state.EVENT_INSERT, _start_event(case_id, definition, started_by_id, now))
     tasks = [case_state.task_row(case_id, item.unit_id, view, now, _assignee(instance, view)) for view in views]
     if tasks:
-        case_state.core(case_state.TASK_INSERT, tasks)
+        core(case_state.TASK_INSERT, tasks)
     case_state.instances.put(case_id, state, instance)
     return case
 

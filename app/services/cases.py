@@ -159,7 +159,10 @@ def begin_task(task_id: int, user: User, *, for_completion: bool = True) -> Task
 
     Called again for the same task, user and purpose with no statement run on the connection since
     (a view that begins the task to answer 404/403/409, then the step handler it dispatches to), it
-    answers the same context: the case is still locked by this transaction and nothing has changed.
+    answers the same context: the case is still locked by this transaction and nothing has changed
+    in the database. (Unflushed changes to the loaded rows in between are not checked again; no
+    caller makes any.) ``finish_task`` forgets the context it consumes, as does any transaction or
+    savepoint end.
     """
     begun = db.session.info.get(case_state.BEGUN_TASK)
     if begun is not None and begun[:4] == (task_id, user.id, for_completion, case_state.statements_so_far()):
@@ -230,6 +233,7 @@ def finish_task(
     its approval; the last approval (or any return) completes the step in the engine.
     """
     task = ctx.task
+    db.session.info.pop(case_state.BEGUN_TASK, None)  # this context is being used up: never hand it out again
     extra = _event_extra.get()
     if extra or ctx.acting_for is not None:
         event_data = _event_data(ctx, event_data, extra)

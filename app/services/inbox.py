@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Integer, Select, bindparam, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, Select, bindparam, cast, func, or_, select
 from sqlalchemy.orm import contains_eager, defer
 
 from app import clock
@@ -365,14 +365,16 @@ def counts(user: User) -> dict[str, int]:
     return counts_and_fingerprint(user)[0]
 
 
-def counts_and_fingerprint(user: User) -> tuple[dict[str, int], tuple[int, int, int, int]]:
+def counts_and_fingerprint(user: User) -> tuple[dict[str, int], tuple[int, ...]]:
     """``counts`` and, from the same pass over the user's open tasks, their fingerprint (count, sum,
-    min and max of the ids): what ``inbox_facets.facets`` keys its cache on."""
+    min and max of the ids, and a sum of the ids scrambled modulo a prime, so that a set swapped for
+    another of the same size, sum and bounds — a role granted and another revoked — still differs):
+    what ``inbox_facets.facets`` keys its cache on."""
     row = core(_counts_statement(), {**candidate_params(user), "counts_now": clock.now()}).one()
-    todo, overdue, unread, id_sum, id_min, id_max = row
+    todo, overdue, unread, id_sum, id_min, id_max, id_mix = row
     return (
         {"todo": todo, "overdue": overdue, "unread": int(unread or 0)},
-        (int(todo), int(id_sum or 0), int(id_min or 0), int(id_max or 0)),
+        (int(todo), int(id_sum or 0), int(id_min or 0), int(id_max or 0), int(id_mix or 0)),
     )
 
 
@@ -385,6 +387,7 @@ def _counts_statement() -> Select:
         .scalar_subquery()
     )
     overdue = func.count().filter(HumanTask.due_at < bindparam("counts_now", type_=DateTime))
+    mixed = func.sum((cast(HumanTask.id, BigInteger) * 7919) % 1000003)  # no int4 overflow on PostgreSQL
     return select(
-        func.count(), overdue, unread, func.sum(HumanTask.id), func.min(HumanTask.id), func.max(HumanTask.id)
+        func.count(), overdue, unread, func.sum(HumanTask.id), func.min(HumanTask.id), func.max(HumanTask.id), mixed
     ).where(HumanTask.status == "open", bound_candidate_clause())

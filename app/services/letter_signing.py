@@ -10,10 +10,11 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
+from app.database import core
 from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.extensions import db
 from app.models import Case, HumanTask, Letter, LetterSignature, User
-from app.services import case_state, cases
+from app.services import cases
 from app.services.letter_text import digest
 from app.services.letters import FORM_KEY, PARTY_LABELS, STEP_PARTY, ensure_mutable
 from app.services.steps import Checker, FieldSpec, Files, register
@@ -74,7 +75,7 @@ def sign(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
     # append-only rows written with prebuilt Core statements (a unit-of-work flush of one new
     # object costs more than the rest of the signature); the loaded collection is refreshed lazily
     signed = {s.party for s in letter.signatures} | {party}
-    case_state.core(_SIGNATURE_INSERT, {"letter_id": letter.id, "party": party, "user_id": user.id,
+    core(_SIGNATURE_INSERT, {"letter_id": letter.id, "party": party, "user_id": user.id,
                                         "digest": body_digest, "signed_at": now})
     db.session.expire(letter, ["signatures"])
     case = cases.finish_task(
@@ -85,7 +86,7 @@ def sign(task_id: int, user: User, data: dict[str, Any], files: Files) -> Case:
         event_data={"letter": letter.id, "party": party, "digest": body_digest},
     )
     if signed == {"a", "b"}:
-        case_state.core(_LETTER_SIGNED, {"letter_id": letter.id, "signed_at": now})
+        core(_LETTER_SIGNED, {"letter_id": letter.id, "signed_at": now})
         set_committed_value(letter, "status", "signed")
         set_committed_value(letter, "signed_at", now)
     return case

@@ -45,7 +45,10 @@ class StepWrites:
 
 def run(writes: StepWrites, case_id: int, expected_version: int) -> tuple[list[int], int]:
     """Run ``writes`` for case ``case_id`` (stored only if its version is ``expected_version``);
-    answers the new task ids (in the order given) and how many case rows were stored (0 or 1)."""
+    answers the new task ids (in the order given) and how many case rows were stored (0 or 1).
+
+    When 0 (another writer came first) the other writes may have run: the caller raises
+    ``Conflict`` and the transaction (or savepoint) is rolled back, which undoes them."""
     session = db.session()
     session.flush()  # pending ORM rows (domain rows, timers) go first, as before any Core write
     connection = session.connection()
@@ -83,10 +86,12 @@ def _run_in_turn(connection: Any, writes: StepWrites, case_id: int, expected: in
         new_ids = [connection.execute(TASK_INSERT, writes.new_tasks[0]).inserted_primary_key[0]]
     elif writes.new_tasks:
         new_ids = list(connection.execute(TASK_INSERT_IDS, writes.new_tasks).scalars())
-    stored = connection.execute(STORE_CASE, {**writes.store, "row_id": case_id, "expected_version": expected})
-    for event in writes.events_after:
-        connection.execute(EVENT_INSERT, event)
-    return new_ids, int(stored.rowcount)
+    stored = int(connection.execute(STORE_CASE, {**writes.store, "row_id": case_id,
+                                                  "expected_version": expected}).rowcount)
+    if stored == 1:  # nothing more to write for a step that lost the race
+        for event in writes.events_after:
+            connection.execute(EVENT_INSERT, event)
+    return new_ids, stored
 
 
 # --------------------------------------------------------------------------- one statement
