@@ -30,12 +30,16 @@ def _statements() -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", hit)
 
 
-def test_the_same_begin_twice_is_answered_without_statements(county):
-    case_id = start_assessment(county)
-    task_id = open_task(case_id, "self_assessment").id
+def _begun(county: Any) -> tuple[int, Any, cases.TaskContext]:
+    """A new case's self-assessment task, begun by the officer: (task id, officer, context)."""
+    task_id = open_task(start_assessment(county), "self_assessment").id
     officer = county.users["officer"]
     db.session.commit()
-    first = cases.begin_task(task_id, officer)
+    return task_id, officer, cases.begin_task(task_id, officer)
+
+
+def test_the_same_begin_twice_is_answered_without_statements(county):
+    task_id, officer, first = _begun(county)
     with _statements() as seen:
         again = cases.begin_task(task_id, officer)
     assert again is first and seen == []
@@ -45,11 +49,7 @@ def test_the_same_begin_twice_is_answered_without_statements(county):
 
 
 def test_a_statement_in_between_or_the_transaction_end_reads_again(county):
-    case_id = start_assessment(county)
-    task_id = open_task(case_id, "self_assessment").id
-    officer = county.users["officer"]
-    db.session.commit()
-    first = cases.begin_task(task_id, officer)
+    task_id, officer, first = _begun(county)
     db.session.execute(select(HumanTask.id).where(HumanTask.id == task_id))
     with _statements() as seen:
         second = cases.begin_task(task_id, officer)

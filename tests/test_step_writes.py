@@ -54,12 +54,15 @@ def test_a_review_step_writes_once_on_postgres_and_in_turn_on_sqlite(county):
     assert case.current_step == audit.name and case.lock_version >= 3
 
 
-def test_run_answers_ids_in_order_and_a_stale_version_stores_nothing_after_the_rollback(county):
+def _fresh_case(county: Any) -> tuple[int, Case, HumanTask, Any]:
+    """A new assessment case: (id, case, its open self-assessment task, now)."""
     case_id = start_assessment(county)
     db.session.commit()
-    case = db.session.get(Case, case_id)
-    first = open_task(case_id, "self_assessment")
-    now = clock.now()
+    return case_id, db.session.get_one(Case, case_id), open_task(case_id, "self_assessment"), clock.now()
+
+
+def test_run_answers_ids_in_order_and_a_stale_version_stores_nothing_after_the_rollback(county):
+    case_id, case, first, now = _fresh_case(county)
     template = case_state.task_row(case.id, case.unit_id, _view(first), now)
     rows = [{**template, "name": "甲"}, {**template, "name": "乙"}, {**template, "name": "丙"}]
     events = [case_state.event_row(case, f"e{i}", user_id=None, task_id=None, step=None, now=now) for i in range(2)]
@@ -92,11 +95,7 @@ def _view(task: HumanTask) -> engine.UserTaskView:
 
 def test_several_events_and_one_task_keep_their_order(county):
     """On PostgreSQL this shape is one statement (events by INSERT … SELECT … ORDER BY)."""
-    case_id = start_assessment(county)
-    db.session.commit()
-    case = db.session.get(Case, case_id)
-    first = open_task(case_id, "self_assessment")
-    now = clock.now()
+    case_id, case, first, now = _fresh_case(county)
     events = [case_state.event_row(case, f"e{i}", user_id=None, task_id=first.id, step="甲", comment=f"第{i}条",
                                    data={"n": i}, now=now) for i in range(3)]
     writes = step_writes.StepWrites(
